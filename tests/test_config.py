@@ -1,0 +1,152 @@
+"""Config parsing: the documented shape works, and every bad config gets one clear line."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tuimail.model.config import (ConfigError, Protocol, Security, dump_config, parse_config)
+from tuimail.store.config_file import config_path, load_config, save_config
+
+GOOD = """
+[accounts.work]
+email = "alice@example.test"
+username = "alice"
+password_command = "pass show mail/work"
+protocol = "imap"
+ca_file = "/path/to/ca.pem"
+[accounts.work.imap]
+host = "imap.example.test"
+port = 993
+security = "tls"
+[accounts.work.pop3]
+host = "pop.example.test"
+port = 995
+security = "tls"
+[accounts.work.smtp]
+host = "smtp.example.test"
+port = 587
+security = "starttls"
+
+[accounts.home]
+email = "me@home.test"
+protocol = "pop3"
+[accounts.home.pop3]
+host = "pop.home.test"
+security = "starttls"
+[accounts.home.smtp]
+host = "smtp.home.test"
+security = "tls"
+"""
+
+
+def test_the_documented_shape_parses():
+    config = parse_config(GOOD, "c.toml")
+    work = config.account("work")
+    assert work.username == "alice" and work.password_command == "pass show mail/work"
+    assert work.imap.port == 993 and work.imap.security is Security.TLS
+    assert work.smtp.security is Security.STARTTLS and work.smtp.port == 587
+    assert config.account().name == "work"  # the first account is the default
+
+
+def test_defaults_follow_security():
+    home = parse_config(GOOD, "c.toml").account("home")
+    assert home.protocol is Protocol.POP3
+    assert home.username == "me@home.test"
+    assert (home.pop3.port, home.smtp.port) == (110, 465)
+    assert home.imap is None
+
+
+def test_dump_round_trips():
+    config = parse_config(GOOD, "c.toml")
+    assert parse_config(dump_config(config), "c.toml") == config
+
+
+BAD = [
+    # (what, text, words that must be in the one-line message)
+    ("unknown key", GOOD.replace('username = "alice"', 'usrname = "alice"'),
+     ["account 'work'", "key 'usrname'", "unknown key"]),
+    ("wrong type", GOOD.replace("port = 993", 'port = "993"'),
+     ["account 'work'", "key 'imap.port'", "expected an integer"]),
+    ("missing host", GOOD.replace('host = "imap.example.test"', ""),
+     ["account 'work'", "key 'imap.host'", "missing"]),
+    ("unknown security", GOOD.replace('security = "tls"', 'security = "ssl"', 1),
+     ["account 'work'", "key 'imap.security'", "'ssl'", "tls, starttls, plain"]),
+    ("port out of range", GOOD.replace("port = 587", "port = 70000"),
+     ["key 'smtp.port'", "70000"]),
+    ("not TOML", GOOD + "\n[accounts.work\n", ["not valid TOML"]),
+    ("bool as number", GOOD.replace("port = 995", "port = true"),
+     ["key 'pop3.port'", "expected an integer"]),
+    ("reading protocol without server", GOOD.replace('protocol = "pop3"', 'protocol = "imap"'),
+     ["account 'home'", "key 'imap'"]),
+    ("unknown protocol", GOOD.replace('protocol = "imap"', 'protocol = "jmap"'),
+     ["key 'protocol'", "'jmap'"]),
+    ("plaintext auth without plain", GOOD.replace('security = "starttls"\n\n', 'security = "starttls"\nallow_plaintext_auth = true\n\n', 1),
+     ["key 'smtp.allow_plaintext_auth'"]),
+    ("bad email", GOOD.replace('email = "me@home.test"', 'email = "me at home"'),
+     ["account 'home'", "key 'email'"]),
+    ("unknown top-level table", GOOD + "\n[acounts.x]\nemail='a@b'\n", ["key 'acounts'"]),
+    ("bad default account", 'default_account = "nope"\n' + GOOD, ["key 'default_account'", "'nope'"]),
+]
+
+
+@pytest.mark.parametrize("what,text,words", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_is_one_clear_line(what, text, words):
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "/home/u/.config/tuimail/config.toml")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("/home/u/.config/tuimail/config.toml: ")
+    for word in words:
+        assert word in message, message
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tuimail", *args], capture_output=True, text=True,
+                          timeout=60, env=full_env, cwd=Path(__file__).resolve().parents[1])
+
+
+@pytest.mark.parametrize("what,text,words", BAD[:6], ids=[b[0] for b in BAD[:6]])
+def test_cli_reports_bad_config_without_traceback(tmp_path, what, text, words):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    result = _cli("--config", str(path), "accounts")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and words[-1] in lines[0], result.stderr
+
+
+def test_cli_lists_accounts_from_env_config(tmp_path):
+    path = tmp_path / "elsewhere.toml"
+    path.write_text(GOOD)
+    result = _cli("accounts", env={"TUIMAIL_CONFIG": str(path)})
+    assert result.returncode == 0, result.stderr
+    assert "work" in result.stdout and "home" in result.stdout and "pop3" in result.stdout
+
+
+def test_config_path_precedence(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("TUIMAIL_CONFIG", raising=False)
+    assert config_path() == tmp_path / "xdg" / "tuimail" / "config.toml"
+    monkeypatch.setenv("TUIMAIL_CONFIG", str(tmp_path / "env.toml"))
+    assert config_path() == tmp_path / "env.toml"
+    assert config_path(tmp_path / "flag.toml") == tmp_path / "flag.toml"
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_save_is_private_and_readable(tmp_path):
+    config = parse_config(GOOD, "c.toml")
+    path = tmp_path / "sub" / "config.toml"
+    save_config(config, path)
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert load_config(path).accounts == config.accounts
+    assert list(path.parent.iterdir()) == [path]  # no temp file left behind

@@ -1,0 +1,3 @@
+from tuimail.cli import main
+
+raise SystemExit(main())
