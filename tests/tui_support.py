@@ -1,0 +1,85 @@
+"""Helpers shared by the TUI tests: waiting on the real servers, reading what is drawn."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import pytest
+from textual import events
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+
+def rendered_lines(widget: Widget) -> list[str]:
+    """The text of each line the widget draws, as the terminal would get it."""
+    return ["".join(segment.text for segment in widget.render_line(y)).rstrip()
+            for y in range(widget.size.height)]
+
+
+def rendered_segments(widget: Widget) -> str:
+    return "".join(segment.text for y in range(widget.size.height) for segment in widget.render_line(y))
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 20.0,
+                   what: str = "condition") -> None:
+    """Let the app run until condition() is true; fail with what after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def type_into(pilot: Pilot, selector: str, text: str, paste: bool = False) -> None:
+    """Focus the input by clicking it, empty it, and type text key by key (or paste it).
+
+    Pilot takes ~0.07 s a key, so long values can arrive as one bracketed paste instead,
+    which is what a terminal sends when the user pastes.
+    """
+    await pilot.click(selector)
+    await pilot.press("ctrl+a", "ctrl+k")
+    if text and paste:
+        focused = pilot.app.screen.focused
+        assert focused is not None
+        focused.post_message(events.Paste(text))
+        await pilot.pause()
+    elif text:
+        await pilot.press(*text)
+
+
+@pytest.fixture
+def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Config, data and keyring under tmp_path; returns the config path the app would use."""
+    config_home = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("TUIMAIL_CONFIG", str(config_home / "tuimail" / "config.toml"))
+    return config_home / "tuimail" / "config.toml"
+
+
+@pytest.fixture
+def plaintext_keyring(hermetic: Path, monkeypatch: pytest.MonkeyPatch):
+    """keyrings.alt's PlaintextKeyring in the tmp XDG_DATA_HOME, restored afterwards."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    previous = keyring.get_keyring()
+    keyring.core.init_backend()  # the backend is chosen once per process; choose again
+    backend = keyring.get_keyring()
+    assert type(backend).__name__ == "PlaintextKeyring", backend
+    assert str(hermetic.parents[2]) in str(backend.file_path)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def no_keyring(hermetic: Path):
+    """No usable keyring backend, as on a headless server."""
+    import keyring.backends.fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+

@@ -1,0 +1,68 @@
+"""The Textual application: themes, the first-run form or the mail shell, and app-wide keys."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from tuimail.model.config import Config
+from tuimail.model.secret import Secret
+from tuimail.ui.screens.help import HelpScreen, bindings_of
+from tuimail.ui.screens.main import MainScreen
+from tuimail.ui.screens.setup import SetupResult, SetupScreen
+from tuimail.ui.themes import THEMES_DIR, install_themes
+
+
+class TuimailApp(App[None]):
+    """With a config, the mail shell; without one (or with no accounts), the setup form first."""
+
+    TITLE = "tuimail"
+    CSS_PATH = "styles/app.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("q", "leave", "Quit", id="app.quit", tooltip="Leave tuimail"),
+        Binding("question_mark,f1", "help", "Help", id="app.help",
+                tooltip="Show the keys that work here"),
+    ]
+
+    def __init__(self, config_path: Path, config: Config | None, *, account: str | None = None,
+                 themes_dir: Path = THEMES_DIR) -> None:
+        super().__init__()
+        self.config_path = config_path
+        self.config = config
+        self._account = account
+        self._themes_dir = themes_dir
+
+    def on_mount(self) -> None:
+        wanted = self.config.ui.theme if self.config else None
+        for problem in install_themes(self, wanted, self._themes_dir):
+            self.notify(problem, title="Theme", severity="warning", markup=False)
+        if self.config is not None and self.config.accounts:
+            self.push_screen(MainScreen(self.config, account=self._account))
+        else:
+            self.push_screen(SetupScreen(self.config_path, self.config), self._setup_finished)
+
+    def _setup_finished(self, result: SetupResult | None) -> None:
+        if result is None:
+            self.exit()
+            return
+        self.config = result.config
+        passwords: dict[str, Secret] = {}
+        if result.password:
+            passwords[result.account] = result.password
+        self.push_screen(MainScreen(result.config, account=result.account, passwords=passwords))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # In the setup form a stray q must not throw away what was typed (Escape cancels there).
+        if action == "leave" and isinstance(self.screen, SetupScreen):
+            return False
+        return True
+
+    async def action_leave(self) -> None:
+        self.exit()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(bindings_of(self.screen)))

@@ -1,0 +1,185 @@
+"""The mail shell: accounts and folders on the left, the content area on the right."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from tuimail.model.config import Account, Config, Protocol
+from tuimail.model.folder import Folder
+from tuimail.model.secret import Secret
+from tuimail.protocols.errors import AuthError, MailError
+from tuimail.protocols.imap import ImapSession
+from tuimail.store.credentials import CredentialError, lookup_password
+from tuimail.ui.render import inert, line
+from tuimail.ui.screens.password import PasswordScreen
+from tuimail.ui.widgets.accounts import AccountList
+from tuimail.ui.widgets.folders import FolderList
+from tuimail.ui.widgets.status import StatusLine
+
+
+@dataclass
+class FoldersLoaded(Message):
+    account: str
+    folders: list[Folder]
+
+
+@dataclass
+class FoldersFailed(Message):
+    account: str
+    reason: str
+    bad_password: bool = False
+
+
+@dataclass
+class PasswordNeeded(Message):
+    account: str
+    reason: str = ""
+
+
+class MainScreen(Screen[None]):
+    CSS_PATH = "../styles/main.tcss"
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh", id="main.refresh", tooltip="List the account's folders again"),
+        Binding("a", "focus_accounts", "Accounts", id="main.focus_accounts", tooltip="Move to the account list"),
+        Binding("f", "focus_folders", "Folders", id="main.focus_folders", tooltip="Move to the folder list"),
+    ]
+
+    def __init__(self, config: Config, *, account: str | None = None,
+                 passwords: dict[str, Secret] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.current = config.account(account).name
+        self._passwords: dict[str, Secret] = dict(passwords or {})  # typed this session only
+        self._folders: dict[str, list[Folder]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(line(("tuimail", "bold"), f"  {self.config.path}"), id="title", markup=False)
+        with Horizontal(id="body"):
+            with Vertical(id="sidebar"):
+                yield AccountList(list(self.config.accounts.values()), id="accounts")
+                yield FolderList(id="folders")
+            with Vertical(id="content"):
+                yield Static(inert("Pick a folder on the left. The message list will appear here."),
+                             id="content-placeholder", markup=False)
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        accounts = self.query_one(AccountList)
+        accounts.highlight_account(self.current)
+        accounts.focus()
+        self.open_account(self.current)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    def open_account(self, name: str, refresh: bool = False) -> None:
+        self.current = name
+        account = self.config.accounts[name]
+        folders = self.query_one(FolderList)
+        folders.border_title = f"Folders · {name}"
+        if account.protocol is Protocol.POP3:
+            folders.show_pop3_inbox()
+            self.status.show(f"{name} reads with POP3, which has a single INBOX", "info")
+            return
+        if name in self._folders and not refresh:
+            folders.show_folders(self._folders[name])
+            self.status.show(f"{name}: {len(self._folders[name])} folders", "ok")
+            return
+        server = account.imap
+        assert server is not None  # the config guarantees a server for the reading protocol
+        folders.show_note("loading…")
+        self.status.show(f"{name}: connecting to {server.host}:{server.port} "
+                         f"({server.security.value}) and listing folders", "busy")
+        self.load_folders(account, self._passwords.get(name))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="folders")
+    def load_folders(self, account: Account, password: Secret | None) -> None:
+        worker = get_current_worker()
+        try:
+            if password is None:
+                password = lookup_password(account)
+            if password is None:
+                self.post_message(PasswordNeeded(account.name))
+                return
+            with ImapSession.connect(account, password) as session:
+                folders = session.list_folders()
+        except AuthError as exc:
+            result: Message = FoldersFailed(account.name, str(exc), bad_password=True)
+        except (MailError, CredentialError) as exc:
+            result = FoldersFailed(account.name, str(exc))
+        else:
+            result = FoldersLoaded(account.name, folders)
+        if not worker.is_cancelled:
+            self.post_message(result)
+
+    def on_folders_loaded(self, message: FoldersLoaded) -> None:
+        self._folders[message.account] = message.folders
+        if message.account == self.current:
+            self.query_one(FolderList).show_folders(message.folders)
+            self.status.show(f"{message.account}: {len(message.folders)} folders", "ok")
+
+    def on_folders_failed(self, message: FoldersFailed) -> None:
+        typed = self._passwords.pop(message.account, None) if message.bad_password else None
+        if typed is not None and message.account == self.current:
+            self.post_message(PasswordNeeded(message.account, message.reason))
+            return
+        if message.account == self.current:
+            self.query_one(FolderList).show_note("could not list folders (r to retry)")
+            self.status.show(message.reason, "error")
+
+    def on_password_needed(self, message: PasswordNeeded) -> None:
+        if message.account != self.current:  # the user moved on before the lookup finished
+            return
+        account = self.config.accounts[message.account]
+        server = account.imap
+        host = f"{server.host}:{server.port}" if server else "?"
+
+        def answered(password: Secret | None) -> None:
+            if password is None:
+                self.query_one(FolderList).show_note("no password given (r to retry)")
+                self.status.show(f"{account.name}: no password, so no folders", "error")
+                return
+            self._passwords[account.name] = password
+            self.open_account(account.name, refresh=True)
+
+        self.app.push_screen(PasswordScreen(account.name, account.username, host, message.reason), answered)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Anything the worker did not expect still ends as a readable line, never a traceback.
+        if event.state is WorkerState.ERROR and event.worker.group == "folders":
+            error = event.worker.error
+            self.query_one(FolderList).show_note("could not list folders (r to retry)")
+            self.status.show(f"{self.current}: unexpected error: {type(error).__name__}: {error}", "error")
+
+    @on(OptionList.OptionSelected, "#accounts")
+    def _account_chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option_id is not None:
+            self.open_account(event.option_id)
+            self.query_one(FolderList).focus()
+
+    @on(OptionList.OptionSelected, "#folders")
+    def _folder_chosen(self, event: OptionList.OptionSelected) -> None:
+        folders = self.query_one(FolderList).folders
+        if event.option_id is None or not folders:
+            return
+        folder = folders[int(event.option_id)]
+        self.status.show(f"{self.current}: {folder.display} (the message list comes in a later version)")
+
+    def action_refresh(self) -> None:
+        self.open_account(self.current, refresh=True)
+
+    def action_focus_accounts(self) -> None:
+        self.query_one(AccountList).focus()
+
+    def action_focus_folders(self) -> None:
+        self.query_one(FolderList).focus()
