@@ -79,3 +79,23 @@ def test_a_newer_schema_is_refused_not_thrown_away(tmp_path):
         HeaderCache(path)
     db = sqlite3.connect(path)
     assert db.execute("SELECT x FROM keepme").fetchone() == (42,)
+
+
+def test_a_version_1_cache_is_migrated_keeping_its_rows(tmp_path):
+    import sqlite3
+
+    from tuimail.store.header_cache import MIGRATIONS
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(str(path), isolation_level=None)
+    MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO folders VALUES ('a', 'INBOX', 7, 99, 11, 10)")
+    db.execute("""INSERT INTO messages VALUES ('a', 'INBOX', 7, 3, '\\Seen', '{"s": "kept"}')""")
+    db.close()
+    cache = HeaderCache(path)
+    assert cache.schema_version() == SCHEMA_VERSION == 2
+    assert cache.folder_state("a", "INBOX") == FolderState(7, 99, 11, 10, 0)
+    assert cache.get("a", "INBOX", 7, [3])[3].subject == "kept"
+    cache.set_block("a", "INBOX", 7, 3)
+    assert cache.folder_state("a", "INBOX").block_lo == 3
+    assert cache.uids_from("a", "INBOX", 7, 3) == [3]

@@ -76,6 +76,8 @@ def translate(exc: BaseException, at: str, timeout: float | None = None,
         return ConnectError(f"cannot resolve host: {exc.strerror}", at)
     if isinstance(exc, ConnectionRefusedError):
         return ConnectError("connection refused", at)
+    if isinstance(exc, imaplib.IMAP4.abort):  # BYE, EOF, or a response imaplib cannot frame
+        return ConnectError(f"connection lost: {_text(exc)}", at)
     if isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError, EOFError)):
         return ConnectError(f"connection lost: {exc}", at)
     if isinstance(exc, OSError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from tuimail.model.address import Address
 from tuimail.model.decode import decode_bytes, decode_header
@@ -56,7 +57,7 @@ def _flags(values: Any) -> frozenset[str]:
     flags = set()
     for flag in (values or ())[:100]:
         flag = text(flag, 100)
-        if flag:
+        if flag and flag.lower() != "\\recent":  # \Recent is per session; never worth keeping
             flags.add(flag)
     return frozenset(flags)
 
@@ -86,10 +87,33 @@ def _disposition(value: Any) -> tuple[str | None, tuple[tuple[str, str], ...]]:
 
 def _filename(params: tuple[tuple[str, str], ...], disp_params: tuple[tuple[str, str], ...]) -> str | None:
     for source, key in ((disp_params, "filename"), (params, "name")):
-        for name, value in source:
-            if name == key and value:
-                return value
+        value = rfc2231_param(source, key)
+        if value:
+            return value
     return None
+
+
+def rfc2231_param(params: tuple[tuple[str, str], ...], key: str) -> str | None:
+    """A parameter's value, assembled from RFC 2231 pieces (key*, key*0*, key*1 ...) when the
+    sender used them: charset'lang'percent-encoded text, decoded with replacement."""
+    plain, pieces = None, {}
+    for name, value in params:
+        if name == key:
+            plain = value
+        elif name.startswith(key + "*"):
+            rest = name[len(key) + 1:]
+            encoded, number_text = rest.endswith("*") or rest == "", rest.rstrip("*")
+            if number_text == "" or (number_text.isdigit() and len(number_text) <= 3):
+                pieces[int(number_text or 0)] = (value, encoded)
+    if not pieces:
+        return plain
+    charset, data = None, b""
+    for index in sorted(pieces)[:100]:
+        value, encoded = pieces[index]
+        if encoded and index == min(pieces) and value.count("'") >= 2:
+            charset, _, value = value.split("'", 2)
+        data += unquote_to_bytes(value) if encoded else value.encode("utf-8", "replace")
+    return one_line(decode_bytes(data, charset or "utf-8"), 1000) or plain
 
 
 def structure(body: Any) -> MimePart | None:

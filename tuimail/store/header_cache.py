@@ -16,7 +16,7 @@ from typing import Iterable
 
 from tuimail.model.summary import MessageSummary, summary_from_json, summary_to_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class CacheError(Exception):
@@ -34,6 +34,9 @@ class FolderState:
     highestmodseq: int = 0  # 0: the server has no CONDSTORE, or we never synced
     uidnext: int = 0
     exists: int = 0
+    # The cache holds every message of the folder with a UID >= block_lo (as of highestmodseq
+    # and below uidnext): the folder's newest messages, contiguous. 0: no such block.
+    block_lo: int = 0
 
 
 def _migrate_0_to_1(db: sqlite3.Connection) -> None:
@@ -51,7 +54,11 @@ def _migrate_0_to_1(db: sqlite3.Connection) -> None:
             PRIMARY KEY (account, folder, uidvalidity, uid)) WITHOUT ROWID""")
 
 
-MIGRATIONS = [_migrate_0_to_1]  # MIGRATIONS[n] takes a database from version n to n + 1
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE folders ADD COLUMN block_lo INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS = [_migrate_0_to_1, _migrate_1_to_2]  # MIGRATIONS[n] takes a database from version n to n + 1
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -68,7 +75,9 @@ class HeaderCache:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        in_memory = str(path) == ":memory:"
+        if not in_memory:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -77,7 +86,13 @@ class HeaderCache:
             raise CacheError(f"header cache {path}: cannot open: {exc}") from None
         self._lock = threading.Lock()
         self._migrate()
-        os.chmod(path, 0o600)
+        if not in_memory:
+            os.chmod(path, 0o600)
+
+    @classmethod
+    def in_memory(cls) -> "HeaderCache":
+        """A cache that lives as long as the object (for --no-cache): same code path, no file."""
+        return cls(Path(":memory:"))
 
     @classmethod
     def open_default(cls) -> "HeaderCache":
@@ -112,7 +127,7 @@ class HeaderCache:
     def folder_state(self, account: str, folder: str) -> FolderState | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT uidvalidity, highestmodseq, uidnext, exists_count FROM folders"
+                "SELECT uidvalidity, highestmodseq, uidnext, exists_count, block_lo FROM folders"
                 " WHERE account=? AND folder=?", (account, folder)).fetchone()
         return FolderState(*row) if row else None
 
@@ -124,14 +139,22 @@ class HeaderCache:
                 self._db.execute("DELETE FROM messages WHERE account=? AND folder=? AND uidvalidity<>?",
                                  (account, folder, state.uidvalidity))
                 self._db.execute(
-                    "INSERT INTO folders VALUES (?,?,?,?,?,?) ON CONFLICT(account, folder) DO UPDATE SET"
+                    "INSERT INTO folders VALUES (?,?,?,?,?,?,?) ON CONFLICT(account, folder) DO UPDATE SET"
                     " uidvalidity=excluded.uidvalidity, highestmodseq=excluded.highestmodseq,"
-                    " uidnext=excluded.uidnext, exists_count=excluded.exists_count",
-                    (account, folder, state.uidvalidity, state.highestmodseq, state.uidnext, state.exists))
+                    " uidnext=excluded.uidnext, exists_count=excluded.exists_count,"
+                    " block_lo=excluded.block_lo",
+                    (account, folder, state.uidvalidity, state.highestmodseq, state.uidnext, state.exists,
+                     state.block_lo))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def set_block(self, account: str, folder: str, uidvalidity: int, block_lo: int) -> None:
+        """Move the top block's boundary (only while the folder still has this UIDVALIDITY)."""
+        with self._lock:
+            self._db.execute("UPDATE folders SET block_lo=? WHERE account=? AND folder=? AND uidvalidity=?",
+                             (block_lo, account, folder, uidvalidity))
 
     def drop_folder(self, account: str, folder: str) -> None:
         with self._lock:
@@ -174,6 +197,13 @@ class HeaderCache:
         with self._lock:
             rows = self._db.execute("SELECT uid FROM messages WHERE account=? AND folder=? AND uidvalidity=?"
                                     " ORDER BY uid", (account, folder, uidvalidity)).fetchall()
+        return [uid for (uid,) in rows]
+
+    def uids_from(self, account: str, folder: str, uidvalidity: int, uid_lo: int) -> list[int]:
+        """Cached UIDs >= uid_lo, ascending."""
+        with self._lock:
+            rows = self._db.execute("SELECT uid FROM messages WHERE account=? AND folder=? AND uidvalidity=?"
+                                    " AND uid>=? ORDER BY uid", (account, folder, uidvalidity, uid_lo)).fetchall()
         return [uid for (uid,) in rows]
 
     def count(self, account: str, folder: str, uidvalidity: int) -> int:
