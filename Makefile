@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd openssl
 DEMO_DIR ?= .demo
 DEMO_MESSAGES ?= 300
+BENCH_PACKAGES := tmux neomutt aerc
+BENCH_ARGS ?=
 
-.PHONY: all demo test system-deps venv clean
+.PHONY: all demo test system-deps venv clean bench bench-deps
 
 all: test
 
@@ -41,6 +43,23 @@ test: system-deps venv
 # on it, and stops the servers when the TUI exits.
 demo: system-deps venv
 	@bash tests/testbed/demo.sh "$(PY)" "$(DEMO_DIR)" "$(DEMO_MESSAGES)"
+
+# The issue 3 benchmark: tuimail against NeoMutt and aerc on a 100,000-message INBOX (cached in
+# .bench/), table on stdout, figures in .bench/results.json. BENCH_ARGS=--quick for a short run.
+bench: system-deps venv bench-deps
+	$(PY) -m tests.bench $(BENCH_ARGS)
+
+# The peers are measured where installed: as root they are installed, and a failure is not fatal.
+bench-deps:
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "bench: not root, so not installing$$missing (measured where installed)"; exit 0; fi; \
+	echo "bench: installing$$missing"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null 2>&1; } || \
+	  echo "bench: could not install$$missing; measuring what is installed"
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,212 @@
+"""tuimail's figures, behind one seam: measure_tuimail(bed, proxy, data, ...) -> dict.
+
+A driver does the client-specific part (start tuimail with a config and a cache dir until the
+newest subject is shown, or open a message until its text is shown) and returns one sample:
+
+    {"seconds": float, "down": int, "up": int, "turns": int, "connections": int,
+     "peak_rss_mb": float | None, "round_trips": int | None, ...anything else}
+
+(down/up/turns/connections are proxy.snapshot() figures at the moment the subject or text
+showed; see common.traffic). measure_tuimail runs the phases the same way as for the peers:
+a discarded warm-up, then per run a cold first screen with an empty $XDG_CACHE_HOME, a warm one
+with the same cache, and opening the 10 MB-attachment message; then slow-link cold starts.
+
+Today the only driver is CliDriver: `tuimail list --limit 50 --json` and `tuimail read UID`.
+The TUI driver (headless App.run_test() until the first 50 rows are painted with real data,
+RSS after the first screen and after scrolling to the end) plugs in as another entry in DRIVERS
+with the same three methods, chosen with `python -m tests.bench --tuimail-driver tui`. Its
+first_screen sample should also carry "peak_rss_scrolled_mb" (the report has a row and a
+< 200 MB target waiting for it). Run the app in a child process (a small script under
+tests/bench/ started with common.run_measured, or any subprocess printing its figures as JSON),
+so that the RSS is the TUI's and not this harness's; proxy.snapshot() at the moment the rows
+are painted gives the bytes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+from tests.testbed import Testbed
+
+from . import dataset as ds
+from .common import BenchError, Result, run_measured, traffic
+from .proxy import CountingProxy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Driver(Protocol):
+    name: str
+
+    def unavailable(self, config: Path, cache_home: Path) -> str | None:
+        """Why this driver cannot run here (e.g. the command does not exist yet), else None."""
+
+    def first_screen(self, config: Path, cache_home: Path, proxy: CountingProxy,
+                     data: ds.Dataset) -> dict[str, Any]: ...
+
+    def open_message(self, config: Path, cache_home: Path, proxy: CountingProxy,
+                     data: ds.Dataset) -> dict[str, Any]: ...
+
+
+def write_config(bed: Testbed, path: Path, port: int) -> Path:
+    """A tuimail config whose account `bench` reaches the server through the proxy on port."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'default_account = "{ds.USER}"\n\n'
+                    + bed.config_toml(ds.USER, imap={"port": port}))
+    return path
+
+
+def _env(cache_home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "TUIMAIL_CONFIG"}
+    env.update(XDG_CACHE_HOME=str(cache_home), XDG_CONFIG_HOME=str(cache_home.parent / "xdg-config"),
+               PYTHONUNBUFFERED="1")
+    return env
+
+
+def _round_trips(stdout: str, stderr: str) -> int | None:
+    """The round-trip count the CLI reports: `--stats` on stderr ("... N round trips"), or a
+    round_trips key in its JSON (top level or under "stats")."""
+    match = re.search(r"(\d+) round trips", stderr)
+    if match:
+        return int(match.group(1))
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        return None
+    for where in (data, data.get("stats") if isinstance(data, dict) else None):
+        if isinstance(where, dict):
+            for key in ("round_trips", "roundtrips", "imap_round_trips"):
+                if isinstance(where.get(key), int):
+                    return where[key]
+    return None
+
+
+class CliDriver:
+    name = "cli"
+
+    def __init__(self, timeout: float = 120, python: str = sys.executable):
+        self.timeout, self.python = timeout, python
+        self.stats = False  # whether the commands take --stats (round trips on stderr)
+
+    def _tuimail(self, config: Path, *args: str) -> list[str]:
+        return [self.python, "-m", "tuimail", "--config", str(config), *args,
+                *(["--stats"] if self.stats and args[0] in ("list", "read") else [])]
+
+    def _run(self, argv: list[str], cache_home: Path, proxy: CountingProxy, needle: str
+             ) -> dict[str, Any]:
+        proxy.reset()
+        done = run_measured(argv, env=_env(cache_home), timeout=self.timeout, cwd=str(ROOT),
+                            needles=[needle], on_mark=proxy.snapshot)
+        if done.returncode != 0 or needle not in done.marks:
+            why = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()
+            status = f"exit {done.returncode}" if done.returncode else f"{needle!r} not in output"
+            raise BenchError(f"{' '.join(argv[2:])}: {status}: {' | '.join(why[-3:])[:300]}")
+        return {"seconds": done.marks[needle], "exit_seconds": done.seconds,
+                **traffic(done.at_marks[needle]), "total_down": proxy.snapshot()["down"],
+                "peak_rss_mb": done.peak_rss_mb,
+                "round_trips": _round_trips(done.stdout, done.stderr)}
+
+    def unavailable(self, config: Path, cache_home: Path) -> str | None:
+        try:
+            done = run_measured(self._tuimail(config, "list", "--help"), env=_env(cache_home),
+                                timeout=60, cwd=str(ROOT))
+        except BenchError as exc:
+            return str(exc)
+        if done.returncode != 0:
+            return "`tuimail list` not available: " + (done.stderr.strip().splitlines()
+                                                       or ["?"])[-1][:200]
+        self.stats = "--stats" in done.stdout
+        return None
+
+    def startup(self, config: Path, cache_home: Path) -> float | None:
+        """Seconds for `tuimail --version`: the interpreter start every CLI figure includes."""
+        times = []
+        for _ in range(3):
+            try:
+                done = run_measured(self._tuimail(config, "--version"), env=_env(cache_home),
+                                    timeout=60, cwd=str(ROOT))
+            except BenchError:
+                return None
+            times.append(done.seconds)
+        return sorted(times)[1]
+
+    def first_screen(self, config: Path, cache_home: Path, proxy: CountingProxy,
+                     data: ds.Dataset) -> dict[str, Any]:
+        argv = self._tuimail(config, "list", "--account", ds.USER, "--folder", "INBOX",
+                             "--limit", "50", "--json")
+        return self._run(argv, cache_home, proxy, data.subject_needle)
+
+    def open_message(self, config: Path, cache_home: Path, proxy: CountingProxy,
+                     data: ds.Dataset) -> dict[str, Any]:
+        argv = self._tuimail(config, "read", str(data.big_uid), "--folder", "INBOX")
+        return self._run(argv, cache_home, proxy, data.body_needle)
+
+
+DRIVERS = {"cli": CliDriver}
+
+
+def measure_tuimail(bed: Testbed, proxy: CountingProxy, data: ds.Dataset, *, scratch: Path,
+                    runs: int = 3, slow_proxy: CountingProxy | None = None, slow_runs: int = 1,
+                    driver: Driver | None = None, timeout: float = 120, log=print
+                    ) -> dict[str, Any]:
+    """tuimail's samples and medians, in the same shape as the peers' (Result.to_json())."""
+    driver = driver or CliDriver(timeout)
+    result = Result("tuimail", note=f"driver: {driver.name}")
+    scratch = scratch / "tuimail"
+    config = write_config(bed, scratch / "config.toml", proxy.port)
+    slow_config = write_config(bed, scratch / "slow.toml", slow_proxy.port) if slow_proxy else None
+
+    def fresh(tag: str) -> Path:
+        path = scratch / f"cache-{tag}"
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+    reason = driver.unavailable(config, fresh("probe"))
+    if reason:
+        result.available, result.note = False, reason
+        log(f"bench: tuimail: {reason}")
+        return result.to_json()
+
+    def attempt(label: str, phase: str | None, call) -> bool:
+        try:
+            sample = call()
+        except Exception as exc:  # noqa: BLE001 - record, carry on with the next phase
+            result.errors.append(f"{label}: {exc}")
+            return False
+        if phase:
+            result.add(phase, sample)
+        return True
+
+    startup = getattr(driver, "startup", None)
+    seconds = startup(config, fresh("probe")) if startup else None
+    if seconds is not None:
+        result.note += f"; process start (`tuimail --version`) {seconds:.3f}s, included"
+        result.add("startup", {"seconds": seconds})
+    log(f"bench: tuimail ({driver.name}): warm-up run (discarded)")
+    attempt("warm-up", None, lambda: driver.first_screen(config, fresh("warmup"), proxy, data))
+    for run in range(1, runs + 1):
+        log(f"bench: tuimail ({driver.name}): run {run}/{runs}")
+        cache = fresh(str(run))
+        if attempt(f"run {run} cold", "cold",
+                   lambda: driver.first_screen(config, cache, proxy, data)):
+            attempt(f"run {run} warm", "warm",
+                    lambda: driver.first_screen(config, cache, proxy, data))
+        attempt(f"run {run} open", "open",
+                lambda: driver.open_message(config, cache, proxy, data))
+        attempt(f"run {run} restore", None, lambda: ds.restore(bed, data))
+    if slow_proxy is not None and slow_config is not None:
+        for run in range(1, slow_runs + 1):
+            log(f"bench: tuimail ({driver.name}): slow link run {run}/{slow_runs}")
+            attempt(f"slow run {run}", "slow",
+                    lambda: driver.first_screen(slow_config, fresh(f"slow-{run}"), slow_proxy,
+                                                data))
+    if not set(result.samples) - {"startup"}:
+        result.available = False
+        result.note = "failed: " + (result.errors[-1].splitlines()[0] if result.errors else "?")
+    return result.to_json()
