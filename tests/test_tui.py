@@ -42,7 +42,7 @@ async def folders_loaded(pilot, app: TuimailApp) -> None:
     await wait_for(pilot, lambda: app.screen.query_one(FolderList).folders
                    or app.screen.query_one(StatusLine).level == "error", what="the folder list")
     status = app.screen.query_one(StatusLine)
-    assert status.level == "ok", status.message
+    assert status.level != "error", status.message  # ok, or already busy opening the INBOX
 
 
 # -- against the real servers ---------------------------------------------------------------

@@ -21,6 +21,9 @@ from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.ui.render import inert, line
 from tuimail.ui.screens.password import PasswordScreen
 from tuimail.ui.widgets.accounts import AccountList
+from tuimail.store.header_cache import CacheError, HeaderCache
+from tuimail.ui.connection import ConnectionStatus
+from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.folders import FolderList
 from tuimail.ui.widgets.status import StatusLine
 
@@ -29,6 +32,7 @@ from tuimail.ui.widgets.status import StatusLine
 class FoldersLoaded(Message):
     account: str
     folders: list[Folder]
+    password: Secret | None = None  # the one that worked, kept in memory for this session
 
 
 @dataclass
@@ -59,6 +63,7 @@ class MainScreen(Screen[None]):
         self.current = config.account(account).name
         self._passwords: dict[str, Secret] = dict(passwords or {})  # typed this session only
         self._folders: dict[str, list[Folder]] = {}
+        self._cache: HeaderCache | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(line(("tuimail", "bold"), f"  {self.config.path}"), id="title", markup=False)
@@ -83,6 +88,8 @@ class MainScreen(Screen[None]):
         return self.query_one(StatusLine)
 
     def open_account(self, name: str, refresh: bool = False) -> None:
+        if name != self.current or refresh:
+            self._close_folder()
         self.current = name
         account = self.config.accounts[name]
         folders = self.query_one(FolderList)
@@ -118,15 +125,20 @@ class MainScreen(Screen[None]):
         except (MailError, CredentialError) as exc:
             result = FoldersFailed(account.name, str(exc))
         else:
-            result = FoldersLoaded(account.name, folders)
+            result = FoldersLoaded(account.name, folders, password)
         if not worker.is_cancelled:
             self.post_message(result)
 
     def on_folders_loaded(self, message: FoldersLoaded) -> None:
         self._folders[message.account] = message.folders
+        if message.password is not None:
+            self._passwords[message.account] = message.password
         if message.account == self.current:
             self.query_one(FolderList).show_folders(message.folders)
             self.status.show(f"{message.account}: {len(message.folders)} folders", "ok")
+            inbox = next((f for f in message.folders if f.role == "inbox"), None)
+            if inbox is not None and not self.query(FolderPane):
+                self.open_folder(inbox, note=f"{len(message.folders)} folders; ")
 
     def on_folders_failed(self, message: FoldersFailed) -> None:
         typed = self._passwords.pop(message.account, None) if message.bad_password else None
@@ -172,8 +184,39 @@ class MainScreen(Screen[None]):
         folders = self.query_one(FolderList).folders
         if event.option_id is None or not folders:
             return
-        folder = folders[int(event.option_id)]
-        self.status.show(f"{self.current}: {folder.display} (the message list comes in a later version)")
+        self.open_folder(folders[int(event.option_id)])
+
+    def open_folder(self, folder: Folder, note: str = "") -> None:
+        """Show folder's lazy index in the content area, replacing any open folder."""
+        account = self.config.accounts[self.current]
+        password = self._passwords.get(account.name)
+        if password is None or not folder.selectable:
+            self.status.show(f"{folder.display}: cannot be opened", "error")
+            return
+        content = self.query_one("#content")
+        content.remove_children()
+        pane = FolderPane(account, password, folder, self._header_cache())
+        content.mount(pane)  # the pane focuses its index once mounted
+        self.status.show(f"{account.name}: {note}opening {folder.display}", "busy")
+
+    def _close_folder(self) -> None:
+        content = self.query_one("#content")
+        if content.query(FolderPane):
+            content.remove_children()
+            content.mount(Static(inert("Pick a folder on the left."), id="content-placeholder", markup=False))
+
+    def _header_cache(self) -> HeaderCache | None:
+        if self._cache is None:
+            try:
+                self._cache = HeaderCache.open_default()
+            except CacheError as exc:
+                self.status.show(f"{exc}; headers are kept in memory only", "error")
+                self._cache = HeaderCache.in_memory()
+        return self._cache
+
+    def on_connection_status(self, message: ConnectionStatus) -> None:
+        if message.account == self.current:
+            self.status.show(message.text, message.level)
 
     def action_refresh(self) -> None:
         self.open_account(self.current, refresh=True)

@@ -1,0 +1,154 @@
+"""Reading one message: its headers, the attachment list (nothing downloaded), and the text.
+
+The text is shown in a read-only TextArea, which never interprets markup; every header and
+file name goes through inert(). Actions the reader asks for (save, flags) go to a controller
+owned by the screen that holds the IMAP connection: attributes go down, messages come up.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, ProgressBar, Static, TextArea
+from textual.widgets.option_list import Option
+
+from tuimail.model.address import Address
+from tuimail.model.filenames import safe_filename
+from tuimail.model.mime import MimePart, human_size
+from tuimail.model.summary import MessageSummary
+from tuimail.store.message_view import MessageView
+from tuimail.ui.render import inert, line
+from tuimail.ui.widgets.message_list import format_date
+from tuimail.ui.widgets.status import StatusLine
+
+
+class ReaderController(Protocol):
+    def save_attachment(self, screen: "MessageScreen", part: MimePart) -> None: ...
+    def toggle_seen(self, screen: "MessageScreen") -> None: ...
+    def toggle_flagged(self, screen: "MessageScreen") -> None: ...
+    def cancel_save(self) -> None: ...
+
+
+def _addresses(addresses: tuple[Address, ...]) -> str:
+    return ", ".join(a.display() for a in addresses) or "—"
+
+
+def attachment_label(part: MimePart) -> str:
+    name = safe_filename(part.filename, fallback=f"part-{part.part_id}")
+    return f"{name}  ({part.content_type}, {human_size(part.size)}, part {part.part_id})"
+
+
+class MessageScreen(Screen[None]):
+    CSS_PATH = "../styles/message.tcss"
+    BINDINGS = [
+        Binding("escape,q,i", "close", "Index", id="message.close", tooltip="Back to the message list"),
+        Binding("s", "save", "Save", id="message.save", tooltip="Save the highlighted attachment"),
+        Binding("u", "toggle_seen", "Read/unread", id="message.toggle_seen", tooltip="Toggle the \\Seen flag"),
+        Binding("F", "toggle_flagged", "Flag", id="message.toggle_flagged", tooltip="Toggle the \\Flagged flag"),
+        Binding("c", "cancel_save", "Cancel save", id="message.cancel_save", show=False,
+                tooltip="Stop the download in progress"),
+        Binding("tab", "focus_next", "Next pane", id="message.focus_next", show=False,
+                tooltip="Move between the text and the attachments"),
+    ]
+
+    def __init__(self, view: MessageView, controller: ReaderController, folder: str = "") -> None:
+        super().__init__()
+        self.view = view
+        self.controller = controller
+        self.folder = folder
+
+    @property
+    def summary(self) -> MessageSummary:
+        return self.view.summary
+
+    def compose(self) -> ComposeResult:
+        s = self.summary
+        with Vertical(id="headers"):
+            yield Static(line(("From     ", "bold"), _addresses(s.sender)), markup=False, id="h-from")
+            yield Static(line(("To       ", "bold"), _addresses(s.to)), markup=False, id="h-to")
+            if s.cc:
+                yield Static(line(("Cc       ", "bold"), _addresses(s.cc)), markup=False, id="h-cc")
+            date = format_date(s.date) if s.date else "—"
+            full = s.date.strftime("%a, %d %b %Y %H:%M:%S %z") if s.date else ""
+            yield Static(line(("Date     ", "bold"), f"{full}  ({date})" if full else date),
+                         markup=False, id="h-date")
+            yield Static(line(("Subject  ", "bold"), (s.subject or "(no subject)", "bold")),
+                         markup=False, id="h-subject")
+            yield Static(self._flags_line(), markup=False, id="h-flags")
+        if self.view.attachments:
+            options = [Option(inert(attachment_label(p)), id=str(i)) for i, p in enumerate(self.view.attachments)]
+            attachments = OptionList(*options, id="attachments", markup=False)
+            attachments.border_title = f"Attachments ({len(options)}) · s saves"
+            yield attachments
+        body = self.view.text if self.view.kind != "none" else "(this message has no text part)"
+        text = TextArea(body, read_only=True, soft_wrap=True, show_line_numbers=False, id="body")
+        text.border_title = "HTML, shown as text" if self.view.kind == "html" else None
+        yield text
+        yield ProgressBar(id="progress", show_eta=False)
+        yield StatusLine(id="message-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#progress").display = False
+        self.query_one("#body", TextArea).focus()
+        problems = "; ".join(self.view.problems)
+        if problems:
+            self.status.show(problems, "info")
+        else:
+            part = self.view.part
+            what = f"part {part.part_id} ({part.content_type}, {human_size(part.size)})" if part else "no text"
+            self.status.show(f"{self.folder}  uid {self.summary.uid}: fetched only {what}")
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one("#message-status", StatusLine)
+
+    def _flags_line(self):
+        s = self.summary
+        marks = [name for name, on in (("read", s.seen), ("flagged", s.flagged), ("answered", s.answered)) if on]
+        return line(("Flags    ", "bold"), ", ".join(marks) or "unread")
+
+    def set_summary(self, summary: MessageSummary) -> None:
+        """The flags changed on the server: show them."""
+        self.view = MessageView(summary, self.view.text, self.view.kind, self.view.part,
+                                self.view.attachments, self.view.problems)
+        self.query_one("#h-flags", Static).update(self._flags_line())
+
+    # Saving -----------------------------------------------------------------------------
+
+    def highlighted_attachment(self) -> MimePart | None:
+        if not self.view.attachments:
+            return None
+        index = self.query_one("#attachments", OptionList).highlighted
+        return self.view.attachments[index if index is not None else 0]
+
+    def save_progress(self, done: int, total: int) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        bar.display = True
+        bar.update(total=max(total, done, 1), progress=done)
+
+    def save_finished(self, text: str, level: str) -> None:
+        self.query_one("#progress", ProgressBar).display = False
+        self.status.show(text, level)
+
+    def action_save(self) -> None:
+        part = self.highlighted_attachment()
+        if part is None:
+            self.status.show("this message has no attachments", "info")
+            return
+        self.controller.save_attachment(self, part)
+
+    def action_cancel_save(self) -> None:
+        self.controller.cancel_save()
+
+    def action_toggle_seen(self) -> None:
+        self.controller.toggle_seen(self)
+
+    def action_toggle_flagged(self) -> None:
+        self.controller.toggle_flagged(self)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

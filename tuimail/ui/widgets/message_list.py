@@ -1,0 +1,256 @@
+"""The message index: a Line-API ScrollView over a LazyIndex, one line per message.
+
+virtual_size is the folder's message count, so 100,000 rows cost nothing until drawn.
+render_line() only reads the index (a dict lookup): a row not loaded yet draws a placeholder,
+and a debounced check after scrolling asks for the missing windows through a message.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tuimail.model.index import LazyIndex, Window
+from tuimail.model.mime import human_size
+from tuimail.model.summary import MessageSummary
+from tuimail.model.text import one_line
+
+MARGIN_ROWS = 60  # fetched beyond the visible rows, either side
+DEBOUNCE_SECONDS = 0.03
+
+
+def format_date(value: datetime | None, now: datetime | None = None) -> str:
+    if value is None:
+        return ""
+    now = now or datetime.now(timezone.utc).astimezone()
+    local = value.astimezone(now.tzinfo)
+    if local.date() == now.date():
+        return local.strftime("%H:%M")
+    if local.year == now.year:
+        return local.strftime("%b %d")
+    return local.strftime("%Y-%m-%d")
+
+
+def flag_marks(summary: MessageSummary) -> str:
+    return "".join((
+        " " if summary.seen else "N",
+        "!" if summary.flagged else " ",
+        "r" if summary.answered else " ",
+        "@" if summary.has_attachments else " ",
+    ))
+
+
+def _cell(text: str, width: int) -> str:
+    """Exactly width cells: cut with an ellipsis or padded."""
+    if width <= 0:
+        return ""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
+
+
+class MessageList(ScrollView, can_focus=True):
+    COMPONENT_CLASSES = {
+        "message-list--cursor",
+        "message-list--unread",
+        "message-list--flagged",
+        "message-list--placeholder",
+        "message-list--dim",
+    }
+    DEFAULT_CSS = """
+    MessageList { height: 1fr; }
+    MessageList > .message-list--cursor { background: $accent 40%; }
+    MessageList:focus > .message-list--cursor { background: $accent; color: $text; }
+    MessageList > .message-list--unread { text-style: bold; }
+    MessageList > .message-list--flagged { color: $warning; }
+    MessageList > .message-list--placeholder { color: $text-muted; }
+    MessageList > .message-list--dim { color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("down,j", "cursor_down", "Next", id="index.next", show=False, tooltip="Next message"),
+        Binding("up,k", "cursor_up", "Previous", id="index.previous", show=False, tooltip="Previous message"),
+        Binding("pagedown,space", "page_down", "Page down", id="index.page_down", show=False,
+                tooltip="One screen down"),
+        Binding("pageup,b", "page_up", "Page up", id="index.page_up", show=False, tooltip="One screen up"),
+        Binding("home,g", "first", "Newest", id="index.first", show=False, tooltip="The newest message"),
+        Binding("end,G", "last", "Oldest", id="index.last", show=False, tooltip="The oldest message"),
+        Binding("enter", "open", "Open", id="index.open", tooltip="Read the highlighted message"),
+    ]
+
+    cursor: reactive[int] = reactive(0, init=False)
+
+    @dataclass
+    class WindowsNeeded(Message):
+        """Rows on screen (plus margin) that are not loaded: fetch these, newest first."""
+        message_list: "MessageList"
+        windows: list[Window]
+        generation: int
+
+    @dataclass
+    class Opened(Message):
+        message_list: "MessageList"
+        summary: MessageSummary
+
+    def __init__(self, index: LazyIndex | None = None, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.index = index or LazyIndex(0)
+        self._debounce = None
+        self.folder_label = ""
+
+    # Data in ----------------------------------------------------------------------------
+
+    def set_index(self, index: LazyIndex) -> None:
+        self.index = index
+        self.cursor = 0
+        self.scroll_to(0, 0, animate=False)
+        self._resize()
+
+    def rows_arrived(self, rows: dict[int, MessageSummary], generation: int) -> None:
+        if self.index.apply(rows, generation):
+            self.refresh()
+
+    def counts_changed(self) -> None:
+        """The index count changed (new mail, expunge): resize and look for gaps."""
+        self.cursor = min(self.cursor, max(self.index.count - 1, 0))
+        self._resize()
+        self.refresh()
+        self._schedule_check()
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self.index.count)
+        self._schedule_check()
+
+    # Rendering --------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = scroll_y + y
+        width = self.scrollable_content_region.width  # the scrollbar is not ours to draw on
+        base = self.rich_style
+        if row >= self.index.count:
+            return Strip.blank(width, base)
+        summary = self.index.row(row)
+        if summary is None:
+            style = base + self.get_component_rich_style("message-list--placeholder")
+            segments = [Segment(_cell("      ·  loading…", width), style)]
+        else:
+            segments = self._row_segments(summary, width, base)
+        if row == self.cursor:
+            cursor = self.get_component_rich_style("message-list--cursor")
+            segments = [Segment(text, (style or Style()) + cursor) for text, style, _ in segments]
+        return Strip(segments, width).crop_extend(0, width, base)
+
+    def _row_segments(self, summary: MessageSummary, width: int, base: Style) -> list[Segment]:
+        style = base
+        if not summary.seen:
+            style = style + self.get_component_rich_style("message-list--unread")
+        if summary.flagged:
+            style = style + self.get_component_rich_style("message-list--flagged")
+        dim = base + self.get_component_rich_style("message-list--dim")
+        sender = summary.sender[0].short() if summary.sender else "(no sender)"
+        date = format_date(summary.date or summary.internal_date)
+        size = human_size(summary.size)
+        from_width = max(min(24, width // 4), 8)
+        fixed = 4 + 1 + 10 + 1 + from_width + 1 + 1 + 9
+        subject_width = max(width - fixed, 0)
+        return [
+            Segment(flag_marks(summary) + " ", style),
+            Segment(_cell(date, 10) + " ", dim),
+            Segment(_cell(one_line(sender, 200), from_width) + " ", style),
+            Segment(_cell(one_line(summary.subject or "(no subject)", 400), subject_width) + " ", style),
+            Segment(_cell(size.rjust(9), 9), dim),
+        ]
+
+    # Asking for rows --------------------------------------------------------------------
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._schedule_check()
+
+    def on_resize(self) -> None:
+        self._resize()
+
+    def _schedule_check(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_SECONDS, self._check_missing)
+
+    def _check_missing(self) -> None:
+        self._debounce = None
+        if self.index.count == 0:
+            return
+        first = int(self.scroll_offset.y)
+        last = first + max(self.size.height, 1) - 1
+        windows = self.index.missing(first, last, margin=MARGIN_ROWS)
+        if windows:
+            # the visible window first, then the margins
+            windows.sort(key=lambda w: 0 if self.index.row_of_seq(w.seq_hi) <= last and
+                         self.index.row_of_seq(w.seq_lo) >= first else 1)
+            self.post_message(self.WindowsNeeded(self, windows, self.index.generation))
+
+    def forget(self, windows: list[Window]) -> None:
+        """Fetching these failed or was skipped: let them be asked for again."""
+        for window in windows:
+            self.index.forget_requests(window)
+
+    # Cursor -----------------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(old)
+        self.refresh_line(new)
+        self.scroll_to_region_row(new)
+
+    def scroll_to_region_row(self, row: int) -> None:
+        top = int(self.scroll_offset.y)
+        height = max(self.size.height, 1)
+        if row < top:
+            self.scroll_to(y=row, animate=False)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False)
+
+    def _move(self, delta: int) -> None:
+        if self.index.count:
+            self.cursor = max(0, min(self.index.count - 1, self.cursor + delta))
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_page_down(self) -> None:
+        self._move(max(self.size.height - 1, 1))
+
+    def action_page_up(self) -> None:
+        self._move(-max(self.size.height - 1, 1))
+
+    def action_first(self) -> None:
+        self._move(-self.cursor)
+
+    def action_last(self) -> None:
+        self._move(self.index.count)
+
+    def action_open(self) -> None:
+        summary = self.index.row(self.cursor) if self.index.count else None
+        if summary is not None:
+            self.post_message(self.Opened(self, summary))
+
+    def current(self) -> MessageSummary | None:
+        return self.index.row(self.cursor) if self.index.count else None
+
+    def on_click(self, event) -> None:
+        row = int(self.scroll_offset.y) + event.y
+        if 0 <= row < self.index.count:
+            if row == self.cursor and event.chain >= 2:
+                self.action_open()
+            self.cursor = row
