@@ -147,7 +147,60 @@ class CliDriver:
         return self._run(argv, cache_home, proxy, data.body_needle)
 
 
-DRIVERS = {"cli": CliDriver}
+class TuiDriver:
+    """The real TUI, headless in a child process (tests/bench/tui_probe.py)."""
+    name = "tui"
+    OPENING = "tuimail-probe: opening"
+
+    def __init__(self, timeout: float = 120, python: str = sys.executable):
+        self.timeout, self.python = timeout, python
+
+    def _probe(self, mode: str, config: Path, cache_home: Path, proxy: CountingProxy,
+               data: ds.Dataset, needles: list[str]):
+        proxy.reset()
+        argv = [self.python, "-m", "tests.bench.tui_probe", mode, str(config),
+                data.subject_needle, data.body_needle]
+        done = run_measured(argv, env=_env(cache_home), timeout=self.timeout, cwd=str(ROOT),
+                            needles=needles, on_mark=proxy.snapshot)
+        missing = [n for n in needles if n not in done.marks]
+        if done.returncode != 0 or missing:
+            why = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()
+            raise BenchError(f"tui {mode}: exit {done.returncode}, missing {missing}: "
+                             f"{' | '.join(why[-3:])[:300]}")
+        figures = {}
+        for line in done.stdout.splitlines():
+            if line.startswith("{"):
+                figures = json.loads(line)
+        return done, figures
+
+    def unavailable(self, config: Path, cache_home: Path) -> str | None:
+        try:
+            import tuimail.ui.widgets.message_list  # noqa: F401
+        except ImportError as exc:
+            return f"the TUI index is not available: {exc}"
+        return None
+
+    def first_screen(self, config: Path, cache_home: Path, proxy: CountingProxy,
+                     data: ds.Dataset) -> dict[str, Any]:
+        done, figures = self._probe("first", config, cache_home, proxy, data, [data.subject_needle])
+        needle = data.subject_needle
+        return {"seconds": done.marks[needle], **traffic(done.at_marks[needle]),
+                "peak_rss_mb": figures.get("peak_rss_mb"), "rss_mb": figures.get("rss_mb"),
+                "peak_rss_scrolled_mb": figures.get("peak_rss_scrolled_mb"),
+                "max_stall_ms": figures.get("max_stall_ms"), "loaded_rows": figures.get("loaded_rows"),
+                "in_process_seconds": figures.get("in_process_seconds")}
+
+    def open_message(self, config: Path, cache_home: Path, proxy: CountingProxy,
+                     data: ds.Dataset) -> dict[str, Any]:
+        needles = [data.subject_needle, self.OPENING, data.body_needle]
+        done, figures = self._probe("open", config, cache_home, proxy, data, needles)
+        before, after = done.at_marks[self.OPENING], done.at_marks[data.body_needle]
+        delta = {k: after[k] - before[k] for k in ("down", "up", "turns", "connections")}
+        return {"seconds": done.marks[data.body_needle] - done.marks[self.OPENING], **delta,
+                "peak_rss_mb": figures.get("peak_rss_mb")}
+
+
+DRIVERS = {"cli": CliDriver, "tui": TuiDriver}
 
 
 def measure_tuimail(bed: Testbed, proxy: CountingProxy, data: ds.Dataset, *, scratch: Path,

@@ -4,14 +4,14 @@ from __future__ import annotations
 import html as htmllib
 import re
 
-import html2text
-
 MAX_HTML_CHARS = 1_000_000  # html2text is linear-ish but slow; beyond this, strip tags instead
 _TAG = re.compile(r"<[^>]{0,4096}>")
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
-def _converter() -> html2text.HTML2Text:
+def _converter():
+    import html2text  # loaded with the first HTML body, not at start-up
+
     conv = html2text.HTML2Text()
     conv.body_width = 0  # the UI wraps
     conv.images_to_alt = True  # an image is its alt text, never a URL to fetch

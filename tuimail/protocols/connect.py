@@ -20,13 +20,16 @@ import socket
 import ssl
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator
+import sys
+from typing import TYPE_CHECKING, Callable, Iterator
 
-import aiosmtplib
 import imapclient
 from imapclient.exceptions import IMAPClientError
 
 from tuimail.model.config import Account, ServerConfig, Security
+
+if TYPE_CHECKING:  # aiosmtplib (and asyncio) load only when mail is sent
+    import aiosmtplib
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import (AuthError, ConnectError, MailError, MailTimeout,
                                       PlaintextRefused, ProtocolError, StartTlsError, TlsError)
@@ -63,9 +66,14 @@ def translate(exc: BaseException, at: str, timeout: float | None = None,
     """A library or socket exception as a one-line MailError; kind is for server refusals."""
     if isinstance(exc, MailError):
         return exc
+    # aiosmtplib loads only when mail is sent; before that none of its exceptions can exist.
+    smtp = sys.modules.get("aiosmtplib")
+    smtp_error = (smtp.SMTPException,) if smtp else ()
+    smtp_disconnected = (smtp.SMTPServerDisconnected,) if smtp else ()
+    smtp_response = (smtp.SMTPResponseException,) if smtp else ()
     # aiosmtplib wraps socket and TLS errors; the cause says more.
-    if isinstance(exc, aiosmtplib.SMTPException) and isinstance(exc.__cause__, OSError):
-        if not isinstance(exc, aiosmtplib.SMTPTimeoutError):
+    if isinstance(exc, smtp_error) and isinstance(exc.__cause__, OSError):
+        if not isinstance(exc, smtp.SMTPTimeoutError):
             exc = exc.__cause__
     if isinstance(exc, ssl.SSLError):  # before OSError: SSLError is one
         return TlsError(describe_ssl_error(exc), at)
@@ -78,15 +86,15 @@ def translate(exc: BaseException, at: str, timeout: float | None = None,
         return ConnectError("connection refused", at)
     if isinstance(exc, imaplib.IMAP4.abort):  # BYE, EOF, or a response imaplib cannot frame
         return ConnectError(f"connection lost: {_text(exc)}", at)
-    if isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError, EOFError)):
+    if isinstance(exc, (*smtp_disconnected, ConnectionError, EOFError)):
         return ConnectError(f"connection lost: {exc}", at)
     if isinstance(exc, OSError):
         return ConnectError(exc.strerror or str(exc) or type(exc).__name__, at)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
+    if isinstance(exc, smtp_response):
         return kind(_prefix(kind) + f"{exc.code} {exc.message}", at)
     if isinstance(exc, poplib.error_proto):
         return kind(_prefix(kind) + _text(exc.args[0] if exc.args else exc), at)
-    if isinstance(exc, (IMAPClientError, imaplib.IMAP4.error, aiosmtplib.SMTPException)):
+    if isinstance(exc, (IMAPClientError, imaplib.IMAP4.error, *smtp_error)):
         return kind(_prefix(kind) + _text(exc), at)
     return kind(_prefix(kind) + f"{type(exc).__name__}: {exc}", at)
 
@@ -278,6 +286,8 @@ async def open_smtp(account: Account, server: ServerConfig, timeout: float | Non
     STARTTLS is done here step by step rather than with start_tls=True so that a missing
     STARTTLS gets its own error and the doctor can time it; the calls are the same.
     """
+    import aiosmtplib  # with asyncio: only when mail is sent, not on every start
+
     timeout = timeout or account.timeout
     at = where(server)
     context = None if server.security is Security.PLAIN else ssl_context(account, server)
@@ -337,7 +347,7 @@ def tls_info(conn: object) -> TlsInfo | None:
         sslobj = conn.socket()
     elif isinstance(conn, poplib.POP3):
         sslobj = conn.sock
-    elif isinstance(conn, aiosmtplib.SMTP):
+    elif "aiosmtplib" in sys.modules and isinstance(conn, sys.modules["aiosmtplib"].SMTP):
         sslobj = conn.get_transport_info("ssl_object") if conn.is_connected else None
     else:
         sslobj = conn

@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import subprocess
 
-import keyring
-import keyring.backends.chainer
-import keyring.backends.fail
-import keyring.errors
-
 from tuimail.model.config import Account
 from tuimail.model.secret import Secret
 from tuimail.model.text import one_line
 
 KEYRING_SERVICE = "tuimail"
 PASSWORD_COMMAND_TIMEOUT = 60.0  # long enough for a gpg pinentry
+
+
+def _keyring():
+    """The keyring package, loaded on first use: most starts use a password_command."""
+    import keyring
+    import keyring.backends.chainer
+    import keyring.backends.fail
+    import keyring.errors
+
+    return keyring
 
 
 class CredentialError(Exception):
@@ -35,6 +40,7 @@ def lookup_password(account: Account, timeout: float = PASSWORD_COMMAND_TIMEOUT)
     """
     if account.password_command:
         return run_password_command(account, timeout)
+    keyring = _keyring()
     if not keyring_available():
         return None
     try:
@@ -73,6 +79,7 @@ def run_password_command(account: Account, timeout: float = PASSWORD_COMMAND_TIM
 
 
 def keyring_available() -> bool:
+    keyring = _keyring()
     backend = keyring.get_keyring()
     if isinstance(backend, keyring.backends.fail.Keyring):
         return False
@@ -91,6 +98,7 @@ def check_keyring() -> None:
 
 
 def set_password(account_name: str, password: Secret) -> None:
+    keyring = _keyring()
     check_keyring()
     try:
         keyring.set_password(KEYRING_SERVICE, account_name, password.reveal())
@@ -102,6 +110,7 @@ def set_password(account_name: str, password: Secret) -> None:
 
 def delete_password(account_name: str) -> bool:
     """Remove the stored password; False when there was none."""
+    keyring = _keyring()
     check_keyring()
     try:
         keyring.delete_password(KEYRING_SERVICE, account_name)

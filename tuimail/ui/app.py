@@ -1,6 +1,7 @@
 """The Textual application: themes, the first-run form or the mail shell, and app-wide keys."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from textual.app import App
@@ -10,7 +11,6 @@ from tuimail.model.config import Config
 from tuimail.model.secret import Secret
 from tuimail.ui.screens.help import HelpScreen, bindings_of
 from tuimail.ui.screens.main import MainScreen
-from tuimail.ui.screens.setup import SetupResult, SetupScreen
 from tuimail.ui.themes import THEMES_DIR, install_themes
 
 
@@ -41,9 +41,11 @@ class TuimailApp(App[None]):
         if self.config is not None and self.config.accounts:
             self.push_screen(MainScreen(self.config, account=self._account))
         else:
+            from tuimail.ui.screens.setup import SetupScreen  # only on first run: keeps start-up light
+
             self.push_screen(SetupScreen(self.config_path, self.config), self._setup_finished)
 
-    def _setup_finished(self, result: SetupResult | None) -> None:
+    def _setup_finished(self, result) -> None:
         if result is None:
             self.exit()
             return
@@ -55,7 +57,8 @@ class TuimailApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # In the setup form a stray q must not throw away what was typed (Escape cancels there).
-        if action == "leave" and isinstance(self.screen, SetupScreen):
+        setup = sys.modules.get("tuimail.ui.screens.setup")
+        if action == "leave" and setup is not None and isinstance(self.screen, setup.SetupScreen):
             return False
         return True
 
