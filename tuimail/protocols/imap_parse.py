@@ -135,6 +135,7 @@ def structure(body: Any) -> MimePart | None:
                              if isinstance(child, (tuple, list)) and child)
             return MimePart(part_id, f"multipart/{subtype}", params, disposition=disposition,
                             children=children)
+        part_id = part_id or "1"  # a single-part body is section 1
         fields = list(node) + [None] * 12
         maintype, subtype = text(fields[0], 50).lower(), text(fields[1], 50).lower()
         params = _params(fields[2])
@@ -155,7 +156,7 @@ def structure(body: Any) -> MimePart | None:
             ext = 8 if maintype == "text" else 7
         disposition, disp_params = _disposition(fields[ext + 1])
         return MimePart(
-            part_id=part_id or "1", content_type=ctype, params=params,
+            part_id=part_id, content_type=ctype, params=params,
             encoding=text(fields[5], 50).lower() or None, size=_number(fields[6], MAX_SIZE),
             disposition=disposition, filename=_filename(params, disp_params),
             content_id=text(fields[3], 500) or None, description=header_text(fields[4], 500) or None,

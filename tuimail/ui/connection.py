@@ -140,6 +140,9 @@ class Connection:
                     self._post(JobFailed(self.account.name, what, str(exc)))
                     return False
                 self._close()
+            except Exception as exc:  # a bug or a shape we did not foresee: report, keep the thread
+                self._post(JobFailed(self.account.name, what, f"unexpected {type(exc).__name__}: {exc}"))
+                return False
         return False
 
     def _ensure(self) -> FolderSync:

@@ -1,6 +1,6 @@
 """Reading one message: its headers, the attachment list (nothing downloaded), and the text.
 
-The text is shown in a read-only TextArea, which never interprets markup; every header and
+The text is shown in a TextView (Line API, lazily wrapped), which never interprets markup; every header and
 file name goes through inert(). Actions the reader asks for (save, flags) go to a controller
 owned by the screen that holds the IMAP connection: attributes go down, messages come up.
 """
@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, ProgressBar, Static, TextArea
+from textual.widgets import Footer, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from tuimail.model.address import Address
@@ -23,12 +23,17 @@ from tuimail.store.message_view import MessageView
 from tuimail.ui.render import inert, line
 from tuimail.ui.widgets.message_list import format_date
 from tuimail.ui.widgets.status import StatusLine
+from tuimail.ui.widgets.text_view import TextView
 
 
 class ReaderController(Protocol):
     def save_attachment(self, screen: "MessageScreen", part: MimePart) -> None: ...
+    def open_attachment(self, screen: "MessageScreen", part: MimePart) -> None: ...
     def toggle_seen(self, screen: "MessageScreen") -> None: ...
     def toggle_flagged(self, screen: "MessageScreen") -> None: ...
+    def delete_message(self, screen: "MessageScreen") -> None: ...
+    def move_message(self, screen: "MessageScreen") -> None: ...
+    def copy_message(self, screen: "MessageScreen") -> None: ...
     def cancel_save(self) -> None: ...
 
 
@@ -46,8 +51,14 @@ class MessageScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q,i", "close", "Index", id="message.close", tooltip="Back to the message list"),
         Binding("s", "save", "Save", id="message.save", tooltip="Save the highlighted attachment"),
-        Binding("u", "toggle_seen", "Read/unread", id="message.toggle_seen", tooltip="Toggle the \\Seen flag"),
+        Binding("o", "open_attachment", "Open with", id="message.open_attachment",
+                tooltip="Open the attachment with open_command/xdg-open"),
+        Binding("N,u", "toggle_seen", "Read/unread", id="message.toggle_seen", tooltip="Toggle the \\Seen flag"),
         Binding("F", "toggle_flagged", "Flag", id="message.toggle_flagged", tooltip="Toggle the \\Flagged flag"),
+        Binding("d", "delete", "Delete", id="message.delete",
+                tooltip="To Trash (expunged where there is no Trash)"),
+        Binding("m", "move", "Move", id="message.move", tooltip="Move the message to another folder"),
+        Binding("C", "copy", "Copy", id="message.copy", show=False, tooltip="Copy the message to another folder"),
         Binding("c", "cancel_save", "Cancel save", id="message.cancel_save", show=False,
                 tooltip="Stop the download in progress"),
         Binding("tab", "focus_next", "Next pane", id="message.focus_next", show=False,
@@ -81,10 +92,10 @@ class MessageScreen(Screen[None]):
         if self.view.attachments:
             options = [Option(inert(attachment_label(p)), id=str(i)) for i, p in enumerate(self.view.attachments)]
             attachments = OptionList(*options, id="attachments", markup=False)
-            attachments.border_title = f"Attachments ({len(options)}) · s saves"
+            attachments.border_title = f"Attachments ({len(options)}) · s saves · o opens"
             yield attachments
         body = self.view.text if self.view.kind != "none" else "(this message has no text part)"
-        text = TextArea(body, read_only=True, soft_wrap=True, show_line_numbers=False, id="body")
+        text = TextView(body, id="body")
         text.border_title = "HTML, shown as text" if self.view.kind == "html" else None
         yield text
         yield ProgressBar(id="progress", show_eta=False)
@@ -93,7 +104,7 @@ class MessageScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#progress").display = False
-        self.query_one("#body", TextArea).focus()
+        self.query_one("#body", TextView).focus()
         problems = "; ".join(self.view.problems)
         if problems:
             self.status.show(problems, "info")
@@ -140,6 +151,22 @@ class MessageScreen(Screen[None]):
             self.status.show("this message has no attachments", "info")
             return
         self.controller.save_attachment(self, part)
+
+    def action_open_attachment(self) -> None:
+        part = self.highlighted_attachment()
+        if part is None:
+            self.status.show("this message has no attachments", "info")
+            return
+        self.controller.open_attachment(self, part)
+
+    def action_delete(self) -> None:
+        self.controller.delete_message(self)
+
+    def action_move(self) -> None:
+        self.controller.move_message(self)
+
+    def action_copy(self) -> None:
+        self.controller.copy_message(self)
 
     def action_cancel_save(self) -> None:
         self.controller.cancel_save()
