@@ -150,3 +150,25 @@ def test_save_is_private_and_readable(tmp_path):
     assert (path.stat().st_mode & 0o777) == 0o600
     assert load_config(path).accounts == config.accounts
     assert list(path.parent.iterdir()) == [path]  # no temp file left behind
+
+
+def test_open_command_parses_round_trips_and_defaults_to_none():
+    assert parse_config(GOOD, "c.toml").ui.open_command is None
+    text = '[ui]\nopen_command = "sh -c \'cp \\"$0\\" /tmp/x\'"\n' + GOOD
+    config = parse_config(text, "c.toml")
+    assert config.ui.open_command == "sh -c 'cp \"$0\" /tmp/x'"
+    assert parse_config(dump_config(config), "c.toml") == config
+    only = parse_config('[ui]\nopen_command = "evince"\n', "c.toml")
+    assert "open_command" in dump_config(only) and parse_config(dump_config(only), "c.toml") == only
+
+
+@pytest.mark.parametrize("value, why", [
+    ('"sh -c \'unterminated"', "cannot split"),
+    ('"   "', "must name a program"),
+    ('"evince\\u0007"', "control characters"),
+    ("42", "expected a string"),
+])
+def test_bad_open_command_is_one_line_naming_the_key(value: str, why: str):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"[ui]\nopen_command = {value}\n", "c.toml")
+    assert "ui.open_command" in str(caught.value) and why in str(caught.value)

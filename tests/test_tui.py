@@ -94,7 +94,8 @@ async def test_password_prompt_when_nothing_stores_it(testbed, plaintext_keyring
         await pilot.press(*"wrong-password", "enter")
         # refused: asked again, with the server's reason, and nothing crashed
         await wait_for(pilot, lambda: isinstance(app.screen, PasswordScreen)
-                       and app.screen.query("#password-reason"), what="the second prompt")
+                       and app.screen.query("#password-reason")
+                       and app.screen.query_one("#password-reason").size.height, what="the second prompt")
         reason = "\n".join(rendered_lines(app.screen.query_one("#password-reason")))
         assert "127.0.0.1" in reason
         await pilot.press(*testbed.users["alice"], "enter")

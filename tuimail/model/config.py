@@ -5,6 +5,7 @@ Pure: no file or network I/O. Reading and writing the file is store/config_file.
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -72,6 +73,12 @@ class Account:
     imap: ServerConfig | None = None
     pop3: ServerConfig | None = None
     smtp: ServerConfig | None = None
+    # POP3 (see README): what stays on the server, and how much is downloaded unasked.
+    keep_on_server: bool = True  # False: DELE once the local copy is durable
+    delete_after_days: int | None = None  # with keep_on_server: DELE N days after storing
+    delete_on_server_when_deleted_locally: bool = False
+    max_download_size: int | None = None  # bytes; bigger messages: headers only until asked
+    fallback: Protocol | None = None  # an IMAP account read over POP3 when IMAP is unreachable
 
     def server(self, protocol: Protocol) -> ServerConfig | None:
         return {Protocol.IMAP: self.imap, Protocol.POP3: self.pop3, Protocol.SMTP: self.smtp}[protocol]
@@ -83,6 +90,9 @@ class Account:
 @dataclass(frozen=True)
 class UiConfig:
     theme: str = "tuimail-dark"
+    # "open with": the program and its arguments (shell-like quoting, run without a shell);
+    # the attachment's path is added as the last argument. None: xdg-open (open on macOS).
+    open_command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,10 +117,12 @@ class Config:
 
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SERVER_KEYS = {"host", "port", "security", "allow_plaintext_auth", "cert_fingerprint"}
+POP3_POLICY_KEYS = ("keep_on_server", "delete_after_days", "delete_on_server_when_deleted_locally",
+                    "max_download_size")
 _ACCOUNT_KEYS = {"email", "username", "protocol", "display_name", "password_command", "ca_file",
-                 "timeout", "imap", "pop3", "smtp"}
+                 "timeout", "imap", "pop3", "smtp", "fallback", *POP3_POLICY_KEYS}
 _TOP_KEYS = {"accounts", "default_account", "ui"}
-_UI_KEYS = {"theme"}
+_UI_KEYS = {"theme", "open_command"}
 
 
 class _Checker:
@@ -202,6 +214,7 @@ def _parse_account(path: str, name: str, table: Any) -> Account:
     timeout = check.get(table, "timeout", (int, float), default=DEFAULT_TIMEOUT)
     if not 0 < timeout <= 600:
         raise check.fail("timeout", "must be between 0 and 600 seconds")
+    pop3 = _pop3_policy(check, table, name, Protocol.POP3 in servers, protocol)
     return Account(
         name=name,
         email=email,
@@ -214,7 +227,43 @@ def _parse_account(path: str, name: str, table: Any) -> Account:
         imap=servers.get(Protocol.IMAP),
         pop3=servers.get(Protocol.POP3),
         smtp=servers.get(Protocol.SMTP),
+        **pop3,
     )
+
+
+def _pop3_policy(check: _Checker, table: dict, name: str, has_pop3: bool, protocol: Protocol) -> dict:
+    """The POP3 keep/download keys and fallback, checked; {} when none is set."""
+    found: dict[str, Any] = {}
+    for key in POP3_POLICY_KEYS + ("fallback",):
+        if key in table and not has_pop3:
+            raise check.fail(key, f"needs a [accounts.{name}.pop3] table with a host")
+    keep = check.get(table, "keep_on_server", bool)
+    if keep is not None:
+        found["keep_on_server"] = keep
+    days = check.get(table, "delete_after_days", int)
+    if days is not None:
+        if not 1 <= days <= 36_500:
+            raise check.fail("delete_after_days", f"{days} is not a number of days (1 or more)")
+        if keep is False:
+            raise check.fail("delete_after_days", "only applies with keep_on_server = true "
+                                                  "(keep_on_server = false deletes right after download)")
+        found["delete_after_days"] = days
+    local = check.get(table, "delete_on_server_when_deleted_locally", bool)
+    if local is not None:
+        found["delete_on_server_when_deleted_locally"] = local
+    size = check.get(table, "max_download_size", int)
+    if size is not None:
+        if size < 1:
+            raise check.fail("max_download_size", f"{size} is not a size in bytes (1 or more)")
+        found["max_download_size"] = size
+    fallback = check.get(table, "fallback", str)
+    if fallback is not None:
+        if fallback.lower() != Protocol.POP3.value:
+            raise check.fail("fallback", f"unknown value {fallback!r} (expected: pop3)")
+        if protocol is not Protocol.IMAP:
+            raise check.fail("fallback", "only an account that reads with IMAP can fall back to POP3")
+        found["fallback"] = Protocol.POP3
+    return found
 
 
 def parse_config(text: str, path: str = "config.toml") -> Config:
@@ -232,8 +281,24 @@ def parse_config(text: str, path: str = "config.toml") -> Config:
         raise check.fail("default_account", f"names no configured account: {default!r}")
     ui_table = check.get(data, "ui", dict, default={})
     check.unknown(ui_table, _UI_KEYS, "ui.")
-    ui = UiConfig(theme=check.get(ui_table, "theme", str, "ui.", default=UiConfig.theme))
+    ui = UiConfig(theme=check.get(ui_table, "theme", str, "ui.", default=UiConfig.theme),
+                  open_command=_open_command(check, ui_table))
     return Config(path=path, accounts=accounts, default_account=default, ui=ui)
+
+
+def _open_command(check: _Checker, table: dict) -> str | None:
+    command = check.get(table, "open_command", str, "ui.")
+    if command is None:
+        return None
+    if any(ord(c) < 32 or c == "\x7f" for c in command):
+        raise check.fail("ui.open_command", "control characters are not allowed")
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise check.fail("ui.open_command", f"cannot split into words: {exc}") from None
+    if not words:
+        raise check.fail("ui.open_command", "must name a program")
+    return command
 
 
 def _toml_value(value: Any) -> str:
@@ -256,7 +321,10 @@ def dump_config(config: Config) -> str:
     if config.default_account:
         lines += [f"default_account = {_toml_value(config.default_account)}", ""]
     if config.ui != UiConfig():
-        lines += ["[ui]", f"theme = {_toml_value(config.ui.theme)}", ""]
+        lines += ["[ui]", f"theme = {_toml_value(config.ui.theme)}"]
+        if config.ui.open_command is not None:
+            lines.append(f"open_command = {_toml_value(config.ui.open_command)}")
+        lines.append("")
     for account in config.accounts.values():
         lines.append(f"[accounts.{account.name}]")
         for key in ("email", "username", "protocol", "display_name", "password_command", "ca_file", "timeout"):
@@ -265,6 +333,11 @@ def dump_config(config: Config) -> str:
                 value = value.value
             if value not in (None, "") and not (key == "timeout" and value == DEFAULT_TIMEOUT):
                 lines.append(f"{key} = {_toml_value(value)}")
+        defaults = Account(account.name, account.email, account.username)
+        for key in (*POP3_POLICY_KEYS, "fallback"):
+            value = getattr(account, key)
+            if value != getattr(defaults, key):
+                lines.append(f"{key} = {_toml_value(value.value if isinstance(value, Enum) else value)}")
         for server in account.servers():
             lines += ["", f"[accounts.{account.name}.{server.protocol.value}]",
                       f"host = {_toml_value(server.host)}", f"port = {server.port}",

@@ -53,6 +53,10 @@ class LazyIndex:
             self._rows.move_to_end(seq)
         return summary
 
+    def decoration(self, row: int) -> str:
+        """Drawn before the subject (thread glyphs); none in a folder's index."""
+        return ""
+
     def row_of_uid(self, uid: int) -> int | None:
         seq = self._uid_seq.get(uid)
         return None if seq is None else self.count - seq
@@ -166,3 +170,42 @@ class LazyIndex:
         self._uid_seq.clear()
         self._requested.clear()
         self.generation += 1
+
+
+class UidListIndex(LazyIndex):
+    """A fixed list of UIDs shown in this order (a search result, a thread view), its rows
+    loaded lazily like the folder's: position p = count - row stands in for the sequence
+    number, so windows, requests and LRU work unchanged; uids_in() maps them to UIDs."""
+
+    def __init__(self, uids: list[int], prefixes: list[str] | None = None,
+                 capacity: int = DEFAULT_CAPACITY):
+        super().__init__(len(uids), capacity)
+        self.uids = list(uids)
+        self.prefixes = list(prefixes) if prefixes is not None else None
+
+    def decoration(self, row: int) -> str:
+        if self.prefixes is None or not 0 <= row < len(self.prefixes):
+            return ""
+        return self.prefixes[row]
+
+    def uids_in(self, window: Window) -> dict[int, int]:
+        """uid -> position for the window's positions."""
+        found = {}
+        for seq in range(max(window.seq_lo, 1), min(window.seq_hi, self.count) + 1):
+            found[self.uids[self.count - seq]] = seq
+        return found
+
+    def set_count(self, count: int) -> None:
+        """The list is fixed: new mail does not join it."""
+
+    def remove_uid(self, uid: int) -> bool:
+        """The message left the folder: drop its row; rows below move up."""
+        try:
+            row = self.uids.index(uid)
+        except ValueError:
+            return False
+        del self.uids[row]
+        if self.prefixes is not None:
+            del self.prefixes[row]
+        self.expunge(self.count - row)
+        return True

@@ -25,6 +25,7 @@ from tuimail.protocols.errors import ConnectError, MailError, MailTimeout, Proto
 from tuimail.protocols.imap_body import BodyOps
 from tuimail.protocols.imap_folder import FolderOps
 from tuimail.protocols.imap_idle import IdleOps
+from tuimail.protocols.imap_thread import ThreadOps
 from tuimail.protocols.tls import TlsInfo
 from tuimail.protocols.trace import ProtocolTrace
 from tuimail.protocols.wire import ImapWire, Limits, WireLimit
@@ -32,7 +33,7 @@ from tuimail.protocols.wire import ImapWire, Limits, WireLimit
 __all__ = ["ImapSession", "ProtocolTrace"]
 
 
-class ImapSession(FolderOps, BodyOps, IdleOps):
+class ImapSession(FolderOps, BodyOps, IdleOps, ThreadOps):
     """Use as a context manager, or call close(). Not thread-safe: one thread at a time."""
 
     def __init__(self, client: imapclient.IMAPClient, account: Account, wire: ImapWire | None = None,

@@ -233,6 +233,13 @@ class FolderOps:
         except R.PARSE_ERRORS as exc:
             raise ProtocolError(f"bad SEARCH answer: {exc}", self._where) from None
 
+    def unseen_count(self: "ImapSession") -> int:
+        """How many messages of the selected folder lack \\Seen (ESEARCH COUNT where offered)."""
+        if self.has_capability("ESEARCH"):
+            return self._esearch("UNSEEN", "COUNT").get("COUNT", 0)
+        _, _, responses = self._run("UID", "SEARCH", "UNSEEN")
+        return len(self._checked(R.search, responses))
+
     def search(self: "ImapSession", query: Query | str, limit: int = MAX_SEARCH_RESULTS) -> list[int]:
         """Server-side search (FROM/TO/SUBJECT/TEXT..., UTF-8); matching UIDs, newest first."""
         query = query if isinstance(query, Query) else Query.parse(query)

@@ -279,6 +279,10 @@ class FolderSync:
         if events.vanished or events.flags:
             self._apply(FolderEvents(vanished=events.vanished, flags=events.flags))
 
+    def absorb(self) -> None:
+        """Apply the news that came with a command sent on this session (see take_changes)."""
+        self._sync_events()
+
     def take_changes(self) -> FolderEvents:
         """Everything applied since the last call, for the UI's index: expunged seqs, vanished
         UIDs, flag changes, the new count; uidvalidity set means: reopen the folder."""

@@ -29,8 +29,10 @@ def bindings_of(screen: Screen) -> list[KeyHelp]:
     info: dict[tuple[str, str], tuple[str, str, str]] = {}
     for active in screen.active_bindings.values():
         binding = active.binding
-        # widgets' own editing keys (show=False) would drown the few that matter
-        if not binding.description or binding.system or not (binding.show or active.node is screen.app):
+        # Textual's own editing keys (show=False, no id) would drown the few that matter; ours
+        # all carry an id, so those kept off the footer still belong here
+        if not binding.description or binding.system or not (binding.show or binding.id
+                                                               or active.node is screen.app):
             continue
         where = ("everywhere" if active.node is screen.app
                  else "this screen" if active.node is screen else type(active.node).__name__)

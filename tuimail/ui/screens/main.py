@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tuimail.model.config import Account, Config, Protocol
 from tuimail.model.folder import Folder
+from tuimail.model.mailbox import FolderStatus
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import AuthError, MailError
 from tuimail.protocols.imap import ImapSession
@@ -22,9 +23,11 @@ from tuimail.ui.render import inert, line
 from tuimail.ui.screens.password import PasswordScreen
 from tuimail.ui.widgets.accounts import AccountList
 from tuimail.store.header_cache import CacheError, HeaderCache
+from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import ConnectionStatus
 from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.folders import FolderList
+from tuimail.ui.widgets.pane_messages import FolderCounts
 from tuimail.ui.widgets.status import StatusLine
 
 
@@ -63,7 +66,9 @@ class MainScreen(Screen[None]):
         self.current = config.account(account).name
         self._passwords: dict[str, Secret] = dict(passwords or {})  # typed this session only
         self._folders: dict[str, list[Folder]] = {}
+        self._counts: dict[str, dict[str, FolderStatus]] = {}  # account -> folder -> counts
         self._cache: HeaderCache | None = None
+        self._open_dir = PrivateDir()  # attachments handed to other programs, this session only
 
     def compose(self) -> ComposeResult:
         yield Static(line(("tuimail", "bold"), f"  {self.config.path}"), id="title", markup=False)
@@ -83,6 +88,9 @@ class MainScreen(Screen[None]):
         accounts.focus()
         self.open_account(self.current)
 
+    def on_unmount(self) -> None:
+        self._open_dir.cleanup()
+
     @property
     def status(self) -> StatusLine:
         return self.query_one(StatusLine)
@@ -99,7 +107,7 @@ class MainScreen(Screen[None]):
             self.status.show(f"{name} reads with POP3, which has a single INBOX", "info")
             return
         if name in self._folders and not refresh:
-            folders.show_folders(self._folders[name])
+            folders.show_folders(self._folders[name], self._counts.get(name))
             self.status.show(f"{name}: {len(self._folders[name])} folders", "ok")
             return
         server = account.imap
@@ -120,21 +128,45 @@ class MainScreen(Screen[None]):
                 return
             with ImapSession.connect(account, password) as session:
                 folders = session.list_folders()
+                if not worker.is_cancelled:
+                    self.post_message(FoldersLoaded(account.name, folders, password))
+                self._count_folders(session, account.name, folders)
+            return
         except AuthError as exc:
             result: Message = FoldersFailed(account.name, str(exc), bad_password=True)
         except (MailError, CredentialError) as exc:
             result = FoldersFailed(account.name, str(exc))
-        else:
-            result = FoldersLoaded(account.name, folders, password)
         if not worker.is_cancelled:
             self.post_message(result)
+
+    def _count_folders(self, session: ImapSession, account: str, folders: list[Folder]) -> None:
+        """STATUS of each folder after the list is shown, on the listing worker's session."""
+        worker = get_current_worker()
+        for folder in folders:
+            if worker.is_cancelled:
+                return
+            if not folder.selectable:
+                continue
+            try:
+                counts = {folder.name: session.status(folder.name)}
+            except MailError as exc:
+                if session.broken is not None:
+                    self.post_message(ConnectionStatus(account, f"{account}: folder counts: {exc}", "error"))
+                    return
+                continue  # this folder refuses STATUS; the others may not
+            self.post_message(FolderCounts(account, counts))
+
+    def on_folder_counts(self, message: FolderCounts) -> None:
+        self._counts.setdefault(message.account, {}).update(message.counts)
+        if message.account == self.current:
+            self.query_one(FolderList).set_counts(message.counts)
 
     def on_folders_loaded(self, message: FoldersLoaded) -> None:
         self._folders[message.account] = message.folders
         if message.password is not None:
             self._passwords[message.account] = message.password
         if message.account == self.current:
-            self.query_one(FolderList).show_folders(message.folders)
+            self.query_one(FolderList).show_folders(message.folders, self._counts.get(message.account))
             self.status.show(f"{message.account}: {len(message.folders)} folders", "ok")
             inbox = next((f for f in message.folders if f.role == "inbox"), None)
             if inbox is not None and not self.query(FolderPane):
@@ -195,7 +227,8 @@ class MainScreen(Screen[None]):
             return
         content = self.query_one("#content")
         content.remove_children()
-        pane = FolderPane(account, password, folder, self._header_cache())
+        pane = FolderPane(account, password, folder, self._header_cache(), folders=self._folders.get(account.name, []),
+                          ui=self.config.ui, open_dir=self._open_dir)
         content.mount(pane)  # the pane focuses its index once mounted
         self.status.show(f"{account.name}: {note}opening {folder.display}", "busy")
 

@@ -3,99 +3,80 @@
 The pane owns a Connection (one thread) and an IdleWatcher (another connection in IDLE).
 Jobs go down to them; results come back here as messages and are applied to the LazyIndex,
 which the MessageList draws. Nothing here blocks the event loop.
+
+The list shows either the folder's full index or a view of it (a search result, threads);
+the full index keeps following the server meanwhile. Actions on messages live in
+folder_actions.py, the views in index_views.py.
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from tuimail.model.config import Account
+from tuimail.model.config import Account, UiConfig
 from tuimail.model.folder import Folder
-from tuimail.model.index import LazyIndex, Window
+from tuimail.model.index import LazyIndex, UidListIndex, Window
 from tuimail.model.mailbox import FolderEvents
-from tuimail.model.mime import MimePart, human_size
+from tuimail.model.mime import human_size
 from tuimail.model.secret import Secret
-from tuimail.model.summary import FLAGGED, SEEN, MessageSummary
-from tuimail.store.attachments import SaveError, save_attachment
-from tuimail.store.folder_sync import CachedFolder, FolderSync, OpenedFolder
+from tuimail.model.summary import SEEN, MessageSummary
+from tuimail.store.folder_sync import FolderSync, OpenedFolder
 from tuimail.store.header_cache import HeaderCache
 from tuimail.store.message_view import MessageView
-from tuimail.ui.connection import (Connection, ConnectionStatus, FolderNews, FolderReopened, IdleWatcher,
-                                   JobFailed)
+from tuimail.store.opener import PrivateDir
+from tuimail.ui.connection import Connection, ConnectionStatus, FolderNews, FolderReopened, IdleWatcher
 from tuimail.ui.render import line
 from tuimail.ui.screens.message import MessageScreen
-from tuimail.ui.screens.save import SaveDialog
+from tuimail.ui.widgets.folder_actions import FolderActions
+from tuimail.ui.widgets.index_views import IndexViews
 from tuimail.ui.widgets.message_list import MessageList
+from tuimail.ui.widgets.pane_messages import (CachedShown, FolderChanged, FolderOpened, MessageLoaded,
+                                              RowsFailed, RowsLoaded)
 
 MAX_VANISHED_APPLIED = 100_000  # beyond this, reopen rather than shift row by row
 
 
-@dataclass
-class CachedShown(Message):
-    cached: CachedFolder | None
+class FolderPane(FolderActions, IndexViews, Vertical):
+    BINDINGS = [
+        Binding("N", "toggle_seen", "Read/unread", id="index.toggle_seen",
+                tooltip="Mark the highlighted message read or unread"),
+        Binding("F", "toggle_flagged", "Flag", id="index.toggle_flagged",
+                tooltip="Flag or unflag the highlighted message"),
+        Binding("d", "delete", "Delete", id="index.delete",
+                tooltip="To Trash (expunged where there is no Trash)"),
+        Binding("m", "move", "Move", id="index.move", tooltip="Move the highlighted message to a folder"),
+        Binding("C", "copy", "Copy", id="index.copy", show=False,
+                tooltip="Copy the highlighted message to a folder"),
+        Binding("slash", "search", "Search", id="index.search",
+                tooltip="Search on the server: from: subject: words…"),
+        Binding("t", "threads", "Threads", id="index.threads",
+                tooltip="Threads of the newest messages; again: list"),
+        Binding("escape", "back", "All messages", id="index.back",
+                tooltip="From a search or threads back to the list"),
+    ]
 
-
-@dataclass
-class FolderOpened(Message):
-    opened: OpenedFolder
-
-
-@dataclass
-class RowsLoaded(Message):
-    rows: dict[int, MessageSummary]
-    generation: int
-
-
-@dataclass
-class RowsFailed(Message):
-    windows: list[Window]
-
-
-@dataclass
-class MessageLoaded(Message):
-    view: MessageView
-
-
-@dataclass
-class FlagsChanged(Message):
-    summary: MessageSummary
-
-
-@dataclass
-class FolderChanged(Message):
-    events: FolderEvents = field(default_factory=FolderEvents)
-
-
-@dataclass
-class SaveProgress(Message):
-    screen: MessageScreen
-    done: int
-    total: int
-
-
-@dataclass
-class SaveDone(Message):
-    screen: MessageScreen
-    text: str
-    level: str
-
-
-class FolderPane(Vertical):
     def __init__(self, account: Account, password: Secret, folder: Folder, cache: HeaderCache | None,
-                 *, id: str | None = None) -> None:
+                 *, folders: list[Folder] | None = None, ui: UiConfig = UiConfig(),
+                 open_dir: PrivateDir | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.account, self.folder = account, folder
+        self.folders = list(folders or [])  # the account's, for the move/copy picker
+        self.ui = ui
+        self.open_dir = open_dir or PrivateDir()
         self._password = password
         self.connection = Connection(self, account, password, cache)
         self.idle: IdleWatcher | None = None
         self._cancel_save = threading.Event()
         self._opened = False
+        self.full = LazyIndex(0)  # the folder's index, whatever the list shows
+        self.view: UidListIndex | None = None  # a search or thread view, when one is shown
+        self.view_title = ""
+        self._full_position = (0, 0)  # cursor and top row of the full index, while a view is shown
 
     def compose(self) -> ComposeResult:
         yield Static(line((self.folder.display, "bold"), "  opening…"), id="folder-title", markup=False)
@@ -106,6 +87,8 @@ class FolderPane(Vertical):
         return self.query_one(MessageList)
 
     def on_mount(self) -> None:
+        if not self.query(MessageList):
+            return  # replaced by another folder before it was composed: nothing to start
         self.index_widget.focus()
         self.connection.start()
         self.connection.submit("reading the cache",
@@ -128,12 +111,21 @@ class FolderPane(Vertical):
             self.idle.stop()
 
     def _title(self, note: str) -> None:
-        index = self.index_widget.index
-        self.query_one("#folder-title", Static).update(
-            line((self.folder.display, "bold"), f"  {index.count:,} messages  ", (note, "dim")))
+        title = self.query_one("#folder-title", Static)
+        if self.view is not None:
+            title.update(line((self.folder.display, "bold"), "  ", (self.view_title, "bold"),
+                              "  ", ("escape: all messages", "dim")))
+            return
+        title.update(line((self.folder.display, "bold"), f"  {self.full.count:,} messages  ", (note, "dim")))
 
     def _status(self, text: str, level: str = "info") -> None:
         self.post_message(ConnectionStatus(self.account.name, text, level))
+
+    def _set_full(self, index: LazyIndex, cursor: int = 0, top: int = 0) -> None:
+        """A new full index (opened, reopened); any view is left."""
+        self.full, self.view = index, None
+        self.index_widget.set_index(index, cursor, top)
+        self.refresh_bindings()
 
     # Results from the connection --------------------------------------------------------
 
@@ -143,18 +135,15 @@ class FolderPane(Vertical):
             return
         index = LazyIndex(cached.count)
         index.apply(cached.rows)
-        self.index_widget.set_index(index)
+        self._set_full(index)
         self._title("from the cache; checking the server…")
 
     def _show_opened(self, opened: OpenedFolder, keep_cursor: bool) -> None:
         widget = self.index_widget
-        cursor, top = widget.cursor, int(widget.scroll_offset.y)
+        cursor, top = (widget.cursor, int(widget.scroll_offset.y)) if self.view is None else self._full_position
         index = LazyIndex(opened.count)
         index.apply(opened.rows)
-        widget.set_index(index)
-        if keep_cursor and opened.count:
-            widget.scroll_to(y=min(top, opened.count - 1), animate=False)
-            widget.cursor = min(cursor, opened.count - 1)
+        self._set_full(index, *((cursor, top) if keep_cursor else (0, 0)))
 
     def on_folder_opened(self, message: FolderOpened) -> None:
         opened = message.opened
@@ -169,6 +158,7 @@ class FolderPane(Vertical):
                 extra.append(f"{count} {what}")
         self._title(how + (" · " + ", ".join(extra) if extra else ""))
         self._status(f"{self.account.name}: {self.folder.display} {how}, {opened.count:,} messages", "ok")
+        self.refresh_counts()
         if self.idle is None:
             self.idle = IdleWatcher(self, self.account, self._password, self.folder.name)
             self.idle.start()
@@ -178,19 +168,33 @@ class FolderPane(Vertical):
         self._title("reconnected")
 
     def on_message_list_windows_needed(self, message: MessageList.WindowsNeeded) -> None:
-        generation = message.generation
+        generation, index = message.generation, message.index
+        if isinstance(index, UidListIndex):
+            self._fetch_view_rows(index, message.windows, generation)
+            return
         for window in message.windows:
             def fetch(sync: FolderSync, window: Window = window) -> Message:
-                return RowsLoaded(sync.rows(window), generation)
+                return RowsLoaded(sync.rows(window), generation, index)
 
             self.connection.submit(f"fetching messages {window.imap_set()}", fetch,
-                                   failed=RowsFailed([window]))
+                                   failed=RowsFailed([window], index))
 
     def on_rows_loaded(self, message: RowsLoaded) -> None:
-        self.index_widget.rows_arrived(message.rows, message.generation)
+        index, widget = message.index, self.index_widget
+        changed = index.apply(message.rows, message.generation)
+        if isinstance(index, UidListIndex) and message.gone:
+            for uid in message.gone:
+                index.remove_uid(uid)
+            changed = True
+            if index is widget.index:
+                widget.counts_changed()
+                self._view_title_update()
+        if changed and index is widget.index:
+            widget.refresh()
 
     def on_rows_failed(self, message: RowsFailed) -> None:
-        self.index_widget.forget(message.windows)
+        for window in message.windows:
+            message.index.forget_requests(window)
 
     def on_folder_news(self, message: FolderNews) -> None:
         def refresh(sync: FolderSync) -> Message:
@@ -199,12 +203,24 @@ class FolderPane(Vertical):
         self.connection.submit("checking for new mail", refresh)
 
     def on_folder_changed(self, message: FolderChanged) -> None:
-        events, widget = message.events, self.index_widget
-        index = widget.index
+        arrived = self.apply_events(message.events)
+        if arrived is None:
+            return
+        self._title(f"{arrived} new" if arrived > 0 else "updated")
+        if arrived > 0:
+            self.app.notify(f"{arrived} new message{'s' if arrived != 1 else ''} in {self.folder.display}",
+                            title=self.account.name, markup=False)
+        self.refresh_counts()
+
+    def apply_events(self, events: FolderEvents, removed: list[int] = ()) -> int | None:
+        """Apply the server's news to the full index (and to a view: flags, vanished UIDs, and
+        removed, the UIDs an action of ours took away); how many messages arrived, or None
+        when the folder had to be opened again."""
+        widget, index = self.index_widget, self.full
         if events.uidvalidity is not None or len(events.vanished) > MAX_VANISHED_APPLIED:
             self._opened = False
             self._open()  # start over: the folder is not what it was
-            return
+            return None
         for seq in events.expunged:
             index.expunge(seq)
         if events.vanished:
@@ -212,19 +228,21 @@ class FolderPane(Vertical):
         before = index.count
         if events.exists is not None:
             index.set_count(events.exists)
+        view = self.view
+        if view is not None:
+            gone = set(removed) | (events.vanished.intersect(view.uids) if events.vanished else set())
+            for uid in gone:
+                view.remove_uid(uid)
         for change in events.flags.values():
-            row = index.row_of_uid(change.uid)
-            if row is not None:
-                index.update(index.row(row).with_flags(change.flags))
+            for shown in (index, view):
+                row = shown.row_of_uid(change.uid) if shown is not None else None
+                if row is not None:
+                    shown.update(shown.row(row).with_flags(change.flags))
+            self._reader_flags(change.uid, change.flags)
         widget.counts_changed()
-        arrived = index.count - before
-        self._title(f"{arrived} new" if arrived > 0 else "updated")
-        if arrived > 0:
-            self.app.notify(f"{arrived} new message{'s' if arrived != 1 else ''} in {self.folder.display}",
-                            title=self.account.name, markup=False)
-
-    def on_job_failed(self, message: JobFailed) -> None:
-        self._status(f"{message.what}: {message.reason}", "error")
+        if view is not None:
+            self._view_title_update()
+        return index.count - before
 
     # Reading ----------------------------------------------------------------------------
 
@@ -236,83 +254,16 @@ class FolderPane(Vertical):
     def on_message_loaded(self, message: MessageLoaded) -> None:
         view = message.view
         summary = view.summary if SEEN in view.summary.flags else view.summary.with_flags(view.summary.flags | {SEEN})
-        self._apply_summary(summary)
+        self.apply_summary(summary)
+        if SEEN not in view.summary.flags:
+            self.refresh_counts()
         self._status(f"message {summary.uid}: {human_size(len(view.text.encode()))} of text", "ok")
         self.app.push_screen(MessageScreen(MessageView(summary, view.text, view.kind, view.part,
                                                        view.attachments, view.problems),
                                            self, folder=self.folder.display))
 
-    def _apply_summary(self, summary: MessageSummary) -> None:
-        row = self.index_widget.index.update(summary)
-        if row is not None:
-            self.index_widget.refresh()
-
-    def _toggle(self, screen: MessageScreen, flag: str) -> None:
-        summary = screen.summary
-        uid, has = summary.uid, flag in summary.flags
-        flags = summary.flags - {flag} if has else summary.flags | {flag}
-
-        def job(sync: FolderSync) -> Message:
-            sync.set_flags([uid], add=[] if has else [flag], remove=[flag] if has else [])
-            return FlagsChanged(summary.with_flags(flags))
-
-        self.connection.submit(f"changing flags of {uid}", job)
-
-    def toggle_seen(self, screen: MessageScreen) -> None:
-        self._toggle(screen, SEEN)
-
-    def toggle_flagged(self, screen: MessageScreen) -> None:
-        self._toggle(screen, FLAGGED)
-
-    def on_flags_changed(self, message: FlagsChanged) -> None:
-        self._apply_summary(message.summary)
-        screen = self.app.screen
-        if isinstance(screen, MessageScreen) and screen.summary.uid == message.summary.uid:
-            screen.set_summary(message.summary)
-
-    # Attachments ------------------------------------------------------------------------
-
-    def save_attachment(self, screen: MessageScreen, part: MimePart) -> None:
-        def chosen(directory: Path | None) -> None:
-            if directory is not None:
-                self._start_save(screen, part, directory)
-
-        self.app.push_screen(SaveDialog(part, default_download_dir()), chosen)
-
-    def _start_save(self, screen: MessageScreen, part: MimePart, directory: Path) -> None:
-        uid = screen.summary.uid
-        self._cancel_save.clear()
-        cancel = self._cancel_save
-        expected = part.size * 3 // 4 if part.encoding == "base64" else part.size  # decoded bytes
-        screen.status.show(f"saving part {part.part_id} ({human_size(part.size)})… c cancels", "busy")
-
-        def job(sync: FolderSync) -> Message:
-            last = [0]
-
-            def progress(done: int) -> None:
-                if done - last[0] >= 64 * 1024:
-                    last[0] = done
-                    self.post_message(SaveProgress(screen, done, expected))
-
-            try:
-                path = save_attachment(directory, part.filename, sync.session.iter_decoded(uid, part),
-                                       on_progress=progress, cancelled=cancel.is_set)
-            except SaveError as exc:
-                return SaveDone(screen, str(exc), "error")
-            return SaveDone(screen, f"saved {path} ({human_size(path.stat().st_size)})", "ok")
-
-        self.connection.submit(f"saving part {part.part_id}", job)
-
-    def cancel_save(self) -> None:
-        self._cancel_save.set()
-
-    def on_save_progress(self, message: SaveProgress) -> None:
-        message.screen.save_progress(message.done, message.total)
-
-    def on_save_done(self, message: SaveDone) -> None:
-        message.screen.save_finished(message.text, message.level)
-
-
-def default_download_dir() -> Path:
-    downloads = Path.home() / "Downloads"
-    return downloads if downloads.is_dir() else Path.cwd()
+    def apply_summary(self, summary: MessageSummary) -> None:
+        """A message's new flags, in every index that shows it."""
+        for index in (self.full, self.view):
+            if index is not None and index.update(summary) is not None and index is self.index_widget.index:
+                self.index_widget.refresh()

@@ -6,6 +6,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tuimail.model.folder import Folder
+from tuimail.model.mailbox import FolderStatus
 from tuimail.ui.render import inert
 
 # Single-cell symbols, so columns line up in any terminal font.
@@ -35,8 +36,18 @@ def tree_position(folder: Folder, listed: dict[str, Folder]) -> tuple[int, str]:
     return depth, folder.display
 
 
-def folder_prompt(folder: Folder, depth: int = 0, leaf: str | None = None) -> Content:
-    """One row: role icon, indented name, and the role when the name does not say it."""
+def count_text(status: FolderStatus | None) -> str:
+    """"unseen/total", "?" for what the server did not say; "" before STATUS answered."""
+    if status is None:
+        return ""
+    unseen = "?" if status.unseen is None else f"{status.unseen:,}"
+    total = "?" if status.messages is None else f"{status.messages:,}"
+    return f"{unseen}/{total}"
+
+
+def folder_prompt(folder: Folder, depth: int = 0, leaf: str | None = None,
+                  status: FolderStatus | None = None) -> Content:
+    """One row: role icon, indented name, the role when the name does not say it, counts."""
     leaf = folder.display if leaf is None else leaf
     icon = ROLE_ICONS.get(folder.role or "", " ")
     row = [Content.styled(f"{icon} ", "$accent" if folder.role else ""),
@@ -44,6 +55,9 @@ def folder_prompt(folder: Folder, depth: int = 0, leaf: str | None = None) -> Co
     label = ROLE_LABELS.get(folder.role or "")
     if label and label.lower() != leaf.strip().lower():
         row.append(Content.styled(f"  {label}", "dim"))
+    counts = count_text(status)
+    if counts:
+        row.append(Content.styled(f"  {counts}", "bold" if status and status.unseen else "dim"))
     return Content("").join(row)
 
 
@@ -62,17 +76,29 @@ class FolderList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(markup=False, id=id)
         self.folders: list[Folder] = []
+        self.counts: dict[str, FolderStatus] = {}  # folder name -> its latest counts
         self.border_title = "Folders"
 
-    def show_folders(self, folders: list[Folder]) -> None:
+    def show_folders(self, folders: list[Folder], counts: dict[str, FolderStatus] | None = None) -> None:
         self.folders = sort_folders(folders)
+        self.counts = dict(counts or {})
         listed = {folder.name: folder for folder in self.folders}
         self.clear_options()
-        self.add_options(Option(folder_prompt(folder, *tree_position(folder, listed)), id=str(index),
-                                disabled=not folder.selectable)
+        self.add_options(Option(self._prompt(folder, listed), id=str(index), disabled=not folder.selectable)
                          for index, folder in enumerate(self.folders))
         if self.folders:
             self.highlighted = 0
+
+    def _prompt(self, folder: Folder, listed: dict[str, Folder]) -> Content:
+        return folder_prompt(folder, *tree_position(folder, listed), status=self.counts.get(folder.name))
+
+    def set_counts(self, counts: dict[str, FolderStatus]) -> None:
+        """New unseen/total counts for some folders: redraw their rows only."""
+        listed = {folder.name: folder for folder in self.folders}
+        for index, folder in enumerate(self.folders):
+            if folder.name in counts:
+                self.counts[folder.name] = counts[folder.name]
+                self.replace_option_prompt(str(index), self._prompt(folder, listed))
 
     def show_pop3_inbox(self) -> None:
         """POP3 has exactly one mailbox."""

@@ -94,6 +94,7 @@ class MessageList(ScrollView, can_focus=True):
         message_list: "MessageList"
         windows: list[Window]
         generation: int
+        index: LazyIndex  # the one asked about: it may have been swapped out since
 
     @dataclass
     class Opened(Message):
@@ -109,11 +110,15 @@ class MessageList(ScrollView, can_focus=True):
 
     # Data in ----------------------------------------------------------------------------
 
-    def set_index(self, index: LazyIndex) -> None:
+    def set_index(self, index: LazyIndex, cursor: int = 0, top: int = 0) -> None:
+        """Show index (a folder's, or a search or thread view), at row cursor."""
         self.index = index
-        self.cursor = 0
-        self.scroll_to(0, 0, animate=False)
         self._resize()
+        last = max(index.count - 1, 0)
+        self.scroll_to(0, min(top, last), animate=False, immediate=True)
+        self.set_reactive(MessageList.cursor, min(cursor, last))
+        self.scroll_to_region_row(self.cursor)
+        self.refresh()
 
     def rows_arrived(self, rows: dict[int, MessageSummary], generation: int) -> None:
         if self.index.apply(rows, generation):
@@ -144,13 +149,13 @@ class MessageList(ScrollView, can_focus=True):
             style = base + self.get_component_rich_style("message-list--placeholder")
             segments = [Segment(_cell("      ·  loading…", width), style)]
         else:
-            segments = self._row_segments(summary, width, base)
+            segments = self._row_segments(row, summary, width, base)
         if row == self.cursor:
             cursor = self.get_component_rich_style("message-list--cursor")
             segments = [Segment(text, (style or Style()) + cursor) for text, style, _ in segments]
         return Strip(segments, width).crop_extend(0, width, base)
 
-    def _row_segments(self, summary: MessageSummary, width: int, base: Style) -> list[Segment]:
+    def _row_segments(self, row: int, summary: MessageSummary, width: int, base: Style) -> list[Segment]:
         style = base
         if not summary.seen:
             style = style + self.get_component_rich_style("message-list--unread")
@@ -163,11 +168,12 @@ class MessageList(ScrollView, can_focus=True):
         from_width = max(min(24, width // 4), 8)
         fixed = 4 + 1 + 10 + 1 + from_width + 1 + 1 + 9
         subject_width = max(width - fixed, 0)
+        subject = self.index.decoration(row) + one_line(summary.subject or "(no subject)", 400)
         return [
             Segment(flag_marks(summary) + " ", style),
             Segment(_cell(date, 10) + " ", dim),
             Segment(_cell(one_line(sender, 200), from_width) + " ", style),
-            Segment(_cell(one_line(summary.subject or "(no subject)", 400), subject_width) + " ", style),
+            Segment(_cell(subject, subject_width) + " ", style),
             Segment(_cell(size.rjust(9), 9), dim),
         ]
 
@@ -196,7 +202,7 @@ class MessageList(ScrollView, can_focus=True):
             # the visible window first, then the margins
             windows.sort(key=lambda w: 0 if self.index.row_of_seq(w.seq_hi) <= last and
                          self.index.row_of_seq(w.seq_lo) >= first else 1)
-            self.post_message(self.WindowsNeeded(self, windows, self.index.generation))
+            self.post_message(self.WindowsNeeded(self, windows, self.index.generation, self.index))
 
     def forget(self, windows: list[Window]) -> None:
         """Fetching these failed or was skipped: let them be asked for again."""

@@ -1,0 +1,101 @@
+"""What the folder pane's jobs send back from the connection thread (see ui/connection.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from tuimail.model.index import LazyIndex, Window
+from tuimail.model.mailbox import FolderEvents, FolderStatus
+from tuimail.model.query import Query
+from tuimail.model.summary import MessageSummary
+from tuimail.store.folder_sync import CachedFolder, OpenedFolder
+from tuimail.store.folder_views import Threads
+from tuimail.store.message_view import MessageView
+
+
+@dataclass
+class CachedShown(Message):
+    cached: CachedFolder | None
+
+
+@dataclass
+class FolderOpened(Message):
+    opened: OpenedFolder
+
+
+@dataclass
+class RowsLoaded(Message):
+    rows: dict[int, MessageSummary]
+    generation: int
+    index: LazyIndex
+    gone: list[int] = field(default_factory=list)  # UIDs of a view no longer in the folder
+
+
+@dataclass
+class RowsFailed(Message):
+    windows: list[Window]
+    index: LazyIndex
+
+
+@dataclass
+class MessageLoaded(Message):
+    view: MessageView
+
+
+@dataclass
+class FolderChanged(Message):
+    events: FolderEvents = field(default_factory=FolderEvents)
+
+
+@dataclass
+class ActionDone(Message):
+    """An action on messages finished; events hold what the server says changed."""
+    text: str
+    events: FolderEvents
+    removed: list[int] = field(default_factory=list)  # UIDs that left the folder
+    recount: tuple[str, ...] = ()  # other folders whose counts changed
+
+
+@dataclass
+class ActionFailed(Message):
+    text: str
+
+
+@dataclass
+class SearchDone(Message):
+    query: Query
+    uids: list[int]
+
+
+@dataclass
+class ThreadsDone(Message):
+    threads: Threads
+
+
+@dataclass
+class SaveProgress(Message):
+    screen: object  # the MessageScreen that asked
+    done: int
+    total: int
+
+
+@dataclass
+class SaveDone(Message):
+    screen: object
+    text: str
+    level: str
+
+
+@dataclass
+class FolderCounts(Message):
+    """Unseen and total counts of some of an account's folders (bubbles to the main screen)."""
+    account: str
+    counts: dict[str, FolderStatus]
+
+
+@dataclass
+class OpenerExited(Message):
+    screen: object
+    program: str
+    status: int
