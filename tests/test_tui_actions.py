@@ -58,6 +58,7 @@ def _mail(subject: str, mid: str, sender: str = "Carol <carol@example.test>", re
 
 async def _index(pilot, app) -> tuple[FolderPane, MessageList]:
     await wait_for(pilot, lambda: app.screen.query(MessageList), what="the INBOX to open")
+    await wait_for(pilot, lambda: app.screen.query_one(FolderList).folders, what="the folder list")
     pane = app.screen.query_one(FolderPane)
     widget = pane.index_widget
     await wait_for(pilot, lambda: pane.full.count and widget.index.row(0) is not None
@@ -67,7 +68,8 @@ async def _index(pilot, app) -> tuple[FolderPane, MessageList]:
 
 
 def _folder_row(app, name: str) -> str:
-    return next(row for row in rendered_lines(app.screen.query_one(FolderList)) if f" {name} " in row + " ")
+    rows = rendered_lines(app.screen.query_one(FolderList))
+    return next((row for row in rows if f" {name} " in row + " "), "")  # "" until the list is in
 
 
 async def test_folder_counts_come_from_status_and_follow_changes(clean_testbed, hermetic: Path) -> None:
@@ -314,8 +316,7 @@ async def test_delete_in_trash_asks_then_expunges(clean_testbed, hermetic: Path)
     testbed.deliver_files(USER, [_mail("old", "<t1@x>", day=1), _mail("older", "<t2@x>", day=2)], folder="Trash")
     app = _app(testbed, hermetic)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: "INBOX opened" in app.screen.query_one("#status").message,
-                       what="the INBOX (empty) to open")
+        await wait_for(pilot, lambda: app.screen.query_one(FolderList).folders, what="the folder list")
         folders = app.screen.query_one(FolderList)
         trash = next(f for f in folders.folders if f.role == "trash")
         app.screen.open_folder(trash)

@@ -116,8 +116,8 @@ async def test_new_mail_arrives_by_idle(clean_testbed, hermetic: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         widget = await _index(pilot, app)
         pane = app.screen.query_one(FolderPane)
-        await wait_for(pilot, lambda: pane.idle is not None, what="IDLE to start")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: pane.idle is not None and pane.idle.ready.is_set(), what="IDLE to start")
+        await pilot.pause(0.3)
         message = EmailMessage()
         message["From"], message["To"] = "bob@example.test", "alice@example.test"
         message["Subject"], message["Message-ID"] = "arrived while idling", "<idle@example.test>"

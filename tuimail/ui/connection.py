@@ -175,6 +175,7 @@ class IdleWatcher:
         self._password = password
         self._connect = connect
         self.stopped = threading.Event()
+        self.ready = threading.Event()  # selected and waiting in IDLE
 
     def start(self) -> None:
         self.owner.run_worker(self._run, thread=True, name=f"idle {self.account.name}",
@@ -190,11 +191,16 @@ class IdleWatcher:
                 with self._connect(self.account, self._password) as session:
                     session.select(self.folder, readonly=True)
                     delays = iter(RECONNECT_DELAYS)
+                    # Mail that came between the folder's opening (or our last connection) and
+                    # this SELECT raises no IDLE event: have the reader look once.
+                    self.owner.post_message(FolderNews(self.account.name, self.folder))
+                    self.ready.set()
                     while not self.stopped.is_set():
                         news = session.idle_wait(IDLE_RENEW_SECONDS, stop=self.stopped.is_set)
                         if news and not self.stopped.is_set():
                             self.owner.post_message(FolderNews(self.account.name, self.folder, news))
             except MailError as exc:
+                self.ready.clear()
                 delay = next(delays, RECONNECT_DELAYS[-1])
                 if not self.stopped.is_set():
                     self.owner.post_message(ConnectionStatus(

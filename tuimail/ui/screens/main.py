@@ -1,6 +1,7 @@
 """The mail shell: accounts and folders on the left, the content area on the right."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from textual import on, work
@@ -27,7 +28,9 @@ from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import ConnectionStatus
 from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.folders import FolderList
-from tuimail.ui.widgets.pane_messages import FolderCounts
+from tuimail.ui.widgets.pane_messages import FirstScreenShown, FolderCounts
+
+FIRST_SCREEN_WAIT = 3.0  # seconds the folder listing waits for the INBOX's first screen
 from tuimail.ui.widgets.status import StatusLine
 
 
@@ -43,6 +46,13 @@ class FoldersFailed(Message):
     account: str
     reason: str
     bad_password: bool = False
+
+
+@dataclass
+class PasswordKnown(Message):
+    """The password is at hand (not yet checked): the INBOX can open while folders are listed."""
+    account: str
+    password: Secret
 
 
 @dataclass
@@ -69,6 +79,7 @@ class MainScreen(Screen[None]):
         self._counts: dict[str, dict[str, FolderStatus]] = {}  # account -> folder -> counts
         self._cache: HeaderCache | None = None
         self._open_dir = PrivateDir()  # attachments handed to other programs, this session only
+        self._first_screen = threading.Event()  # set once the open folder's first rows are in
 
     def compose(self) -> ComposeResult:
         yield Static(line(("tuimail", "bold"), f"  {self.config.path}"), id="title", markup=False)
@@ -115,6 +126,7 @@ class MainScreen(Screen[None]):
         folders.show_note("loading…")
         self.status.show(f"{name}: connecting to {server.host}:{server.port} "
                          f"({server.security.value}) and listing folders", "busy")
+        self._first_screen.clear()
         self.load_folders(account, self._passwords.get(name))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="folders")
@@ -125,6 +137,11 @@ class MainScreen(Screen[None]):
                 password = lookup_password(account)
             if password is None:
                 self.post_message(PasswordNeeded(account.name))
+                return
+            self.post_message(PasswordKnown(account.name, password))
+            # The INBOX opens first on its own connection; list folders once it is drawn.
+            self._first_screen.wait(FIRST_SCREEN_WAIT)
+            if worker.is_cancelled:
                 return
             with ImapSession.connect(account, password) as session:
                 folders = session.list_folders()
@@ -161,8 +178,21 @@ class MainScreen(Screen[None]):
         if message.account == self.current:
             self.query_one(FolderList).set_counts(message.counts)
 
+    def on_password_known(self, message: PasswordKnown) -> None:
+        if message.account != self.current or self.query(FolderPane):
+            return
+        self._passwords.setdefault(message.account, message.password)
+        self.open_folder(Folder.from_list("INBOX", None, ()), note="listing folders; ")
+
+    def on_first_screen_shown(self, message: FirstScreenShown) -> None:
+        if message.account == self.current:
+            self._first_screen.set()
+
     def on_folders_loaded(self, message: FoldersLoaded) -> None:
         self._folders[message.account] = message.folders
+        for pane in self.query(FolderPane):
+            if pane.account.name == message.account:
+                pane.folders = list(message.folders)  # for the move/copy picker
         if message.password is not None:
             self._passwords[message.account] = message.password
         if message.account == self.current:

@@ -97,7 +97,14 @@ class FolderActions:
     def _trash(self: "FolderPane") -> Folder | None:
         return next((f for f in self.folders if f.role == "trash"), None)
 
+    def _folders_known(self: "FolderPane") -> bool:
+        if not self.folders:  # the INBOX opens before the folder list is in
+            self._status("the folder list is still loading; try again in a moment", "info")
+        return bool(self.folders)
+
     def _delete(self: "FolderPane", uid: int) -> None:
+        if not self._folders_known():
+            return  # without it, where Trash is (and whether to ask) is unknown
         trash = self._trash()
 
         def job(sync: FolderSync) -> Message:
@@ -119,6 +126,8 @@ class FolderActions:
                                            "it cannot be undone)", yes="Delete", no="Keep"), confirmed)
 
     def _pick_and_transfer(self: "FolderPane", uid: int, move: bool) -> None:
+        if not self._folders_known():
+            return
         choices = [f for f in self.folders if f.selectable and f.name != self.folder.name]
         if not choices:
             self._status("no other folder to put it in", "error")

@@ -35,10 +35,13 @@ from tuimail.ui.screens.message import MessageScreen
 from tuimail.ui.widgets.folder_actions import FolderActions
 from tuimail.ui.widgets.index_views import IndexViews
 from tuimail.ui.widgets.message_list import MessageList
-from tuimail.ui.widgets.pane_messages import (CachedShown, FolderChanged, FolderOpened, MessageLoaded,
-                                              RowsFailed, RowsLoaded)
+from tuimail.ui.widgets.pane_messages import (CachedShown, FirstScreenShown, FolderChanged, FolderOpened,
+                                              MessageLoaded, RowsFailed, RowsLoaded)
 
 MAX_VANISHED_APPLIED = 100_000  # beyond this, reopen rather than shift row by row
+
+
+IDLE_START_DELAY = 1.0  # seconds after the first screen
 
 
 class FolderPane(FolderActions, IndexViews, Vertical):
@@ -98,8 +101,10 @@ class FolderPane(FolderActions, IndexViews, Vertical):
     def _open(self) -> None:
         name = self.folder.name
 
+        first = max(self.app.size.height - 6, 10)  # the rows that fit: the margin comes later
+
         def open_folder(sync: FolderSync) -> Message:
-            opened = sync.open(name)
+            opened = sync.open(name, first=first)
             self.connection.folder = name
             return FolderOpened(opened)
 
@@ -158,10 +163,12 @@ class FolderPane(FolderActions, IndexViews, Vertical):
                 extra.append(f"{count} {what}")
         self._title(how + (" · " + ", ".join(extra) if extra else ""))
         self._status(f"{self.account.name}: {self.folder.display} {how}, {opened.count:,} messages", "ok")
+        self.post_message(FirstScreenShown(self.account.name))
         self.refresh_counts()
         if self.idle is None:
+            # its own connection, started once the first screen is out of the way
             self.idle = IdleWatcher(self, self.account, self._password, self.folder.name)
-            self.idle.start()
+            self.set_timer(IDLE_START_DELAY, self.idle.start)
 
     def on_folder_reopened(self, message: FolderReopened) -> None:
         self._show_opened(message.opened, keep_cursor=True)

@@ -123,6 +123,7 @@ class MessageList(ScrollView, can_focus=True):
     def rows_arrived(self, rows: dict[int, MessageSummary], generation: int) -> None:
         if self.index.apply(rows, generation):
             self.refresh()
+            self._schedule_check()  # the margin, once the visible rows are in
 
     def counts_changed(self) -> None:
         """The index count changed (new mail, expunge): resize and look for gaps."""
@@ -197,7 +198,9 @@ class MessageList(ScrollView, can_focus=True):
             return
         first = int(self.scroll_offset.y)
         last = first + max(self.size.height, 1) - 1
-        windows = self.index.missing(first, last, margin=MARGIN_ROWS)
+        visible_loaded = all(self.index.row(r) is not None for r in range(first, min(last + 1, self.index.count)))
+        # the rows on screen first; the margin either side only once they are all in
+        windows = self.index.missing(first, last, margin=MARGIN_ROWS if visible_loaded else 0)
         if windows:
             # the visible window first, then the margins
             windows.sort(key=lambda w: 0 if self.index.row_of_seq(w.seq_hi) <= last and

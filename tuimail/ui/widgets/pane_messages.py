@@ -15,6 +15,13 @@ from tuimail.store.message_view import MessageView
 
 
 @dataclass
+class FirstScreenShown(Message):
+    """The folder's first rows came from the server (it bubbles up to the screen): other
+    connections, such as the folder listing, may start now without slowing that first screen."""
+    account: str
+
+
+@dataclass
 class CachedShown(Message):
     cached: CachedFolder | None
 
