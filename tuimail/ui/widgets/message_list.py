@@ -6,6 +6,7 @@ and a debounced check after scrolling asks for the missing windows through a mes
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -26,6 +27,7 @@ from tuimail.model.text import one_line
 
 MARGIN_ROWS = 60  # fetched beyond the visible rows, either side
 DEBOUNCE_SECONDS = 0.03
+MARGIN_DELAY = 0.25  # the rows beyond the screen wait until the screen is drawn and settled
 
 
 def format_date(value: datetime | None, now: datetime | None = None) -> str:
@@ -106,6 +108,7 @@ class MessageList(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.index = index or LazyIndex(0)
         self._debounce = None
+        self._margin_due: float | None = None  # when the rows beyond the screen may be fetched
         self.folder_label = ""
 
     # Data in ----------------------------------------------------------------------------
@@ -123,7 +126,7 @@ class MessageList(ScrollView, can_focus=True):
     def rows_arrived(self, rows: dict[int, MessageSummary], generation: int) -> None:
         if self.index.apply(rows, generation):
             self.refresh()
-            self._schedule_check()  # the margin, once the visible rows are in
+            self._schedule_check()
 
     def counts_changed(self) -> None:
         """The index count changed (new mail, expunge): resize and look for gaps."""
@@ -182,15 +185,16 @@ class MessageList(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
+        self._margin_due = None
         self._schedule_check()
 
     def on_resize(self) -> None:
         self._resize()
 
-    def _schedule_check(self) -> None:
+    def _schedule_check(self, delay: float = DEBOUNCE_SECONDS) -> None:
         if self._debounce is not None:
             self._debounce.stop()
-        self._debounce = self.set_timer(DEBOUNCE_SECONDS, self._check_missing)
+        self._debounce = self.set_timer(delay, self._check_missing)
 
     def _check_missing(self) -> None:
         self._debounce = None
@@ -199,8 +203,18 @@ class MessageList(ScrollView, can_focus=True):
         first = int(self.scroll_offset.y)
         last = first + max(self.size.height, 1) - 1
         visible_loaded = all(self.index.row(r) is not None for r in range(first, min(last + 1, self.index.count)))
-        # the rows on screen first; the margin either side only once they are all in
-        windows = self.index.missing(first, last, margin=MARGIN_ROWS if visible_loaded else 0)
+        if visible_loaded:
+            # the margin either side is low priority: only once the screen has been full a while
+            now = time.monotonic()
+            if self._margin_due is None:
+                self._margin_due = now + MARGIN_DELAY
+            if now < self._margin_due:
+                self._schedule_check(self._margin_due - now)
+                return
+            windows = self.index.missing(first, last, margin=MARGIN_ROWS)
+        else:
+            self._margin_due = None
+            windows = self.index.missing(first, last, margin=0)
         if windows:
             # the visible window first, then the margins
             windows.sort(key=lambda w: 0 if self.index.row_of_seq(w.seq_hi) <= last and
