@@ -172,3 +172,65 @@ def test_bad_open_command_is_one_line_naming_the_key(value: str, why: str):
     with pytest.raises(ConfigError) as caught:
         parse_config(f"[ui]\nopen_command = {value}\n", "c.toml")
     assert "ui.open_command" in str(caught.value) and why in str(caught.value)
+
+
+POP3_POLICY = """
+[accounts.pop]
+email = "me@home.test"
+protocol = "pop3"
+keep_on_server = true
+delete_after_days = 14
+delete_on_server_when_deleted_locally = true
+max_download_size = 5000000
+[accounts.pop.pop3]
+host = "pop.home.test"
+
+[accounts.both]
+email = "me@work.test"
+fallback = "pop3"
+[accounts.both.imap]
+host = "imap.work.test"
+[accounts.both.pop3]
+host = "pop.work.test"
+"""
+
+
+def test_pop3_policy_keys_parse_default_and_round_trip():
+    config = parse_config(POP3_POLICY, "c.toml")
+    pop = config.account("pop")
+    assert (pop.keep_on_server, pop.delete_after_days, pop.delete_on_server_when_deleted_locally,
+            pop.max_download_size) == (True, 14, True, 5_000_000)
+    both = config.account("both")
+    assert both.fallback is Protocol.POP3 and both.keep_on_server and both.delete_after_days is None
+    assert not both.delete_on_server_when_deleted_locally and both.max_download_size is None
+    assert parse_config(dump_config(config), "c.toml") == config
+    home = parse_config(GOOD, "c.toml").account("home")
+    assert home.keep_on_server and home.fallback is None
+    assert "keep_on_server" not in dump_config(parse_config(GOOD, "c.toml"))  # defaults stay implicit
+    off = parse_config(POP3_POLICY.replace("keep_on_server = true\ndelete_after_days = 14\n",
+                                           "keep_on_server = false\n"), "c.toml")
+    assert off.account("pop").keep_on_server is False
+    assert parse_config(dump_config(off), "c.toml") == off
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("delete_after_days = 14", "delete_after_days = 0", ["key 'delete_after_days'", "1 or more"]),
+    ("delete_after_days = 14", 'delete_after_days = "14"', ["key 'delete_after_days'", "expected an integer"]),
+    ("keep_on_server = true", "keep_on_server = false", ["key 'delete_after_days'", "keep_on_server = true"]),
+    ("keep_on_server = true", 'keep_on_server = "yes"', ["key 'keep_on_server'", "true or false"]),
+    ("max_download_size = 5000000", "max_download_size = -1", ["key 'max_download_size'", "1 or more"]),
+    ("delete_on_server_when_deleted_locally = true", "delete_on_server_when_deleted_locally = 1",
+     ["key 'delete_on_server_when_deleted_locally'", "true or false"]),
+    ('fallback = "pop3"', 'fallback = "imap"', ["account 'both'", "key 'fallback'", "expected: pop3"]),
+    ('[accounts.both.pop3]\nhost = "pop.work.test"\n', "", ["account 'both'", "key 'fallback'", "pop3] table"]),
+    ('protocol = "pop3"\n', 'protocol = "pop3"\nfallback = "pop3"\n', ["account 'pop'", "key 'fallback'",
+                                                                     "reads with IMAP"]),
+])
+def test_bad_pop3_policy_is_one_line_naming_the_key(old, new, words):
+    assert old in POP3_POLICY
+    with pytest.raises(ConfigError) as caught:
+        parse_config(POP3_POLICY.replace(old, new, 1), "c.toml")
+    message = str(caught.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message, message

@@ -10,7 +10,7 @@ from tuimail.model.config import Config, ConfigError
 from tuimail.store.config_file import config_path, load_config
 
 # Subcommand modules under tuimail/commands/; each registers itself through add_parser().
-COMMANDS = ("accounts", "doctor", "password", "folders", "listing", "read", "save", "search")
+COMMANDS = ("accounts", "doctor", "password", "folders", "listing", "read", "save", "search", "pop3")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,11 +1,13 @@
 """`tuimail list`: the newest envelopes of a folder, through the same lazy path as the TUI
-(the header cache, then one windowed FETCH); never the whole folder."""
+(the header cache, then one windowed FETCH); never the whole folder. POP3 accounts: STAT and
+one pipelined window (pop3cli.py)."""
 from __future__ import annotations
 
 import argparse
 
 from tuimail.commands.mailcli import (add_common, imap_session, print_json, run_guarded, summary_json,
                                       summary_line)
+from tuimail.commands.pop3cli import list_pop3, with_fallback
 from tuimail.model.config import Config
 from tuimail.model.index import Window
 
@@ -21,6 +23,8 @@ def add_parser(subparsers) -> None:
     add_common(parser)
     parser.add_argument("--limit", "-n", type=int, default=50, metavar="N", help="how many (default 50)")
     parser.add_argument("--offset", type=int, default=0, metavar="K", help="skip the K newest (default 0)")
+    parser.add_argument("--offline", action="store_true",
+                        help="POP3 accounts: only what the local store knows, no network")
     parser.set_defaults(func=run)
 
 
@@ -31,6 +35,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
 def _run(args: argparse.Namespace, config: Config) -> int:
     if not 0 < args.limit <= MAX_LIMIT or args.offset < 0:
         raise ValueError(f"--limit must be 1..{MAX_LIMIT} and --offset at least 0")
+    return with_fallback(args, config, lambda: _imap(args, config), lambda account: list_pop3(args, account))
+
+
+def _imap(args: argparse.Namespace, config: Config) -> int:
     with imap_session(args, config) as (_, sync):
         if args.offset == 0:
             opened = sync.open(args.folder, first=args.limit, readonly=True)

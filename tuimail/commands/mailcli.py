@@ -20,6 +20,7 @@ from tuimail.protocols.trace import ProtocolTrace
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.store.folder_sync import FolderSync
 from tuimail.store.header_cache import CacheError, HeaderCache
+from tuimail.store.pop3_store import StoreError
 
 
 class CommandError(Exception):
@@ -85,7 +86,7 @@ def run_guarded(func, args: argparse.Namespace, config: Config) -> int:
     """Run a command body, turning the expected failures into one line on stderr."""
     try:
         return func(args, config)
-    except (CommandError, MailError, CacheError, ValueError) as exc:
+    except (CommandError, MailError, CacheError, StoreError, ValueError) as exc:
         print(f"tuimail: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `tuimail list | head`

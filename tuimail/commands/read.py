@@ -1,5 +1,6 @@
 """`tuimail read UID`: one message's headers, its displayed text and its attachment list;
-only the text part is fetched. --raw prints the message as stored."""
+only the text part is fetched. --raw prints the message as stored. POP3 accounts: UID is the
+local store's id; the message is downloaded into the store once, then read from there."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,7 @@ import sys
 
 from tuimail.commands.mailcli import (add_common, address_json, attachment_line, imap_session, part_json,
                                       print_json, run_guarded)
+from tuimail.commands.pop3cli import read_pop3, with_fallback
 from tuimail.model.config import Config
 from tuimail.model.text import one_line
 
@@ -20,6 +22,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("uid", type=int, metavar="UID", help="the message's UID (see `tuimail list`)")
     add_common(parser)
     parser.add_argument("--raw", action="store_true", help="print the raw message instead (all of it)")
+    parser.add_argument("--force", action="store_true",
+                        help="POP3 accounts: download it even if above max_download_size")
     parser.set_defaults(func=run)
 
 
@@ -28,6 +32,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
+    return with_fallback(args, config, lambda: _imap(args, config), lambda account: read_pop3(args, account, show))
+
+
+def _imap(args: argparse.Namespace, config: Config) -> int:
     with imap_session(args, config) as (session, sync):
         if args.raw:
             session.select(args.folder, readonly=True)
@@ -40,6 +48,10 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             return 0
         sync.open(args.folder, first=0, readonly=True)
         view = sync.read(args.uid)
+    return show(args, view)
+
+
+def show(args: argparse.Namespace, view) -> int:
     s = view.summary
     if args.json:
         print_json({"uid": s.uid, "subject": s.subject, "from": [address_json(a) for a in s.sender],
@@ -64,4 +76,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             print(attachment_line(part))
     for problem in view.problems:
         print(f"tuimail: note: {one_line(problem)}", file=sys.stderr)
+    if getattr(view, "headers_only", False):
+        print("tuimail: note: only the headers are downloaded; add --force for the whole message",
+              file=sys.stderr)
     return 0

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from tuimail.commands.mailcli import CommandError, add_common, imap_session, print_json, run_guarded
+from tuimail.commands.pop3cli import save_pop3, with_fallback
 from tuimail.model.config import Config
 from tuimail.store.attachments import SaveError, save_attachment
 
@@ -29,6 +30,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 def _run(args: argparse.Namespace, config: Config) -> int:
     directory = Path(args.dir)
+    return with_fallback(args, config, lambda: _imap(args, config, directory),
+                         lambda account: _report(args, *save_pop3(args, account, directory)))
+
+
+def _imap(args: argparse.Namespace, config: Config, directory: Path) -> int:
     with imap_session(args, config) as (session, sync):
         sync.open(args.folder, first=0, readonly=True)
         summary = sync.summary(args.uid)
@@ -41,12 +47,16 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             path = save_attachment(directory, part.filename, session.iter_decoded(args.uid, part))
         except SaveError as exc:
             raise CommandError(str(exc)) from None
-    size = path.stat().st_size
+    return _report(args, {"uid": args.uid, "part": part.part_id, "filename": part.filename,
+                          "path": str(path), "bytes": path.stat().st_size}, part.filename)
+
+
+def _report(args: argparse.Namespace, saved: dict, filename: str | None) -> int:
+    path = Path(saved["path"])
     if args.json:
-        print_json({"uid": args.uid, "part": part.part_id, "filename": part.filename, "path": str(path),
-                    "bytes": size})
+        print_json(saved)
     else:
-        print(f"saved {path} ({size} bytes)")
-    if part.filename and path.name != part.filename:
+        print(f"saved {path} ({saved['bytes']} bytes)")
+    if filename and path.name != filename:
         print(f"tuimail: note: saved under a safe name: {path.name}", file=sys.stderr)
     return 0

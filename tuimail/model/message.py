@@ -202,3 +202,15 @@ def parse_message(raw: bytes) -> ParsedMessage:
     raw_headers = tuple((str(name), _raw_text(str(value))) for name, value in msg.raw_items())
     return ParsedMessage(headers=headers, root=root, body=body, body_kind=kind, problems=tuple(problems),
                          raw_headers=raw_headers)
+
+
+def part_bytes(raw: bytes, part_id: str) -> bytes | None:
+    """The transfer-decoded payload of one part (as parse_message numbers them), or None
+    when the message has no such leaf part."""
+    msg, problems, _ = _parse(raw)
+    _, by_id = _part_tree(msg, problems)
+    part = by_id.get(part_id)
+    if part is None:
+        return None
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""

@@ -80,6 +80,9 @@ class ProtocolTrace:
         self._in_auth = False  # SASL exchange: every client line is a credential
         self._mid_command = False  # the last client line announced a literal
         self._login_pending = False  # the current command is LOGIN: its continuations are secret
+        # POP3 counts turns, not commands: pipelined commands sent before any answer is read
+        # cost one round trip together (RFC 2449 PIPELINING).
+        self._heard = True
 
     # Feeding ----------------------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class ProtocolTrace:
     def received_line(self, line: bytes) -> None:
         with self._lock:
             self.bytes_in += len(line)
+            self._heard = True
             stripped = line.rstrip(b"\r\n")
             if self._in_auth and self._auth_over(stripped):
                 self._in_auth = False
@@ -122,6 +126,7 @@ class ProtocolTrace:
     def received_literal(self, data: bytes) -> None:
         with self._lock:
             self.bytes_in += len(data)
+            self._heard = True
             self._add(RECEIVED, data[:self.literal_preview], len(data), literal=True)
 
     # Reading ----------------------------------------------------------------------------
@@ -184,7 +189,10 @@ class ProtocolTrace:
         else:
             self._login_pending = False
             shown, secret = self._redact(line)
-            if not (self.protocol == "imap" and line.upper() == b"DONE"):
+            if self.protocol == "pop3":
+                self.round_trips += self._heard
+                self._heard = False
+            elif not (self.protocol == "imap" and line.upper() == b"DONE"):
                 self.round_trips += 1
         if literal:
             self._literal_left = int(literal.group(1))

@@ -18,6 +18,7 @@ class MessageView:
     part: MimePart | None  # the part shown
     attachments: tuple[MimePart, ...]
     problems: tuple[str, ...] = ()
+    headers_only: bool = False  # POP3: above max_download_size, not downloaded until asked
 
 
 def read_message(session: ImapSession, summary: MessageSummary) -> MessageView:
