@@ -64,7 +64,7 @@ def _is_connection_loss(exc: MailError) -> bool:
 
 
 class Connection:
-    def __init__(self, owner: MessagePump, account: Account, password: Secret, cache: HeaderCache | None,
+    def __init__(self, owner: MessagePump, account: Account, password: Secret | None, cache: HeaderCache | None,
                  connect: Callable[[Account, Secret], ImapSession] = ImapSession.connect):
         self.owner = owner
         self.account = account
@@ -77,6 +77,10 @@ class Connection:
         self.folder: str | None = None
         self.stopped = threading.Event()
         self.worker = None
+
+    def set_password(self, password: Secret) -> None:
+        """Known at last: network jobs may run (cache jobs never needed it)."""
+        self._password = password
 
     def start(self) -> None:
         self.worker = self.owner.run_worker(self._run, thread=True, name=f"imap {self.account.name}",

@@ -30,7 +30,8 @@ from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.folders import FolderList
 from tuimail.ui.widgets.pane_messages import FirstScreenShown, FolderCounts
 
-FIRST_SCREEN_WAIT = 3.0  # seconds the folder listing waits for the INBOX's first screen
+FIRST_SCREEN_WAIT = 3.0
+INBOX = Folder.from_list("INBOX", None, ())  # always there (RFC 3501): opened before LIST answers  # seconds the folder listing waits for the INBOX's first screen
 from tuimail.ui.widgets.status import StatusLine
 
 
@@ -127,6 +128,9 @@ class MainScreen(Screen[None]):
         self.status.show(f"{name}: connecting to {server.host}:{server.port} "
                          f"({server.security.value}) and listing folders", "busy")
         self._first_screen.clear()
+        if not self.query(FolderPane):
+            # the INBOX draws from the header cache at once; the server follows with the password
+            self.open_folder(INBOX, note="connecting; ", need_password=False)
         self.load_folders(account, self._passwords.get(name))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="folders")
@@ -179,10 +183,14 @@ class MainScreen(Screen[None]):
             self.query_one(FolderList).set_counts(message.counts)
 
     def on_password_known(self, message: PasswordKnown) -> None:
-        if message.account != self.current or self.query(FolderPane):
+        if message.account != self.current:
             return
         self._passwords.setdefault(message.account, message.password)
-        self.open_folder(Folder.from_list("INBOX", None, ()), note="listing folders; ")
+        panes = [p for p in self.query(FolderPane) if p.account.name == message.account]
+        if panes:
+            panes[0].password_ready(message.password)
+        else:
+            self.open_folder(INBOX, note="listing folders; ")
 
     def on_first_screen_shown(self, message: FirstScreenShown) -> None:
         if message.account == self.current:
@@ -248,11 +256,11 @@ class MainScreen(Screen[None]):
             return
         self.open_folder(folders[int(event.option_id)])
 
-    def open_folder(self, folder: Folder, note: str = "") -> None:
+    def open_folder(self, folder: Folder, note: str = "", need_password: bool = True) -> None:
         """Show folder's lazy index in the content area, replacing any open folder."""
         account = self.config.accounts[self.current]
         password = self._passwords.get(account.name)
-        if password is None or not folder.selectable:
+        if (password is None and need_password) or not folder.selectable:
             self.status.show(f"{folder.display}: cannot be opened", "error")
             return
         content = self.query_one("#content")

@@ -63,7 +63,7 @@ class FolderPane(FolderActions, IndexViews, Vertical):
                 tooltip="From a search or threads back to the list"),
     ]
 
-    def __init__(self, account: Account, password: Secret, folder: Folder, cache: HeaderCache | None,
+    def __init__(self, account: Account, password: Secret | None, folder: Folder, cache: HeaderCache | None,
                  *, folders: list[Folder] | None = None, ui: UiConfig = UiConfig(),
                  open_dir: PrivateDir | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -72,6 +72,7 @@ class FolderPane(FolderActions, IndexViews, Vertical):
         self.ui = ui
         self.open_dir = open_dir or PrivateDir()
         self._password = password
+        self._started = False
         self.connection = Connection(self, account, password, cache)
         self.idle: IdleWatcher | None = None
         self._cancel_save = threading.Event()
@@ -94,9 +95,19 @@ class FolderPane(FolderActions, IndexViews, Vertical):
             return  # replaced by another folder before it was composed: nothing to start
         self.index_widget.focus()
         self.connection.start()
+        self._started = True
         self.connection.submit("reading the cache",
                                lambda sync: CachedShown(sync.cached(self.folder.name)), network=False)
-        self._open()
+        if self._password is not None:
+            self._open()
+
+    def password_ready(self, password: Secret) -> None:
+        """The cached rows may already be drawn; now the server can be asked."""
+        if self._password is None:
+            self._password = password
+            self.connection.set_password(password)
+            if self._started:  # else on_mount opens it, after the cache has been read
+                self._open()
 
     def _open(self) -> None:
         name = self.folder.name
