@@ -41,8 +41,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="development run: 10,000 messages, 1 run")
     parser.add_argument("--no-tuimail", action="store_true", help="measure the peers only")
-    parser.add_argument("--tuimail-driver", choices=sorted(DRIVERS), default="cli",
-                        help="how tuimail is driven (default cli: `tuimail list` / `read`)")
+    parser.add_argument("--tuimail-driver", choices=sorted(DRIVERS), default="tui",
+                        help="how tuimail is driven (default tui: the real app, headless; cli: `tuimail list` / `read`)")
     parser.add_argument("--timeout", type=float, default=180,
                         help="seconds any one client may take for one step (default 180)")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".bench",
