@@ -27,7 +27,8 @@ class CommandError(Exception):
     """A problem to report in one line, exit status 1."""
 
 
-def add_common(parser: argparse.ArgumentParser, folder: bool = True) -> None:
+def add_common(parser: argparse.ArgumentParser, folder: bool = True, cache: bool = True,
+               session: str = "IMAP or POP3") -> None:
     # dest differs from the top-level --account (a subparser's default would override it)
     parser.add_argument("--account", dest="mail_account", metavar="NAME",
                         help="account to use (default: the default account)")
@@ -35,12 +36,13 @@ def add_common(parser: argparse.ArgumentParser, folder: bool = True) -> None:
         parser.add_argument("--folder", "-f", default="INBOX", metavar="FOLDER",
                             help="folder, as the server names it (default: INBOX)")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="neither read nor write the header cache ($XDG_CACHE_HOME/tuimail)")
+    if cache:
+        parser.add_argument("--no-cache", action="store_true",
+                            help="neither read nor write the header cache ($XDG_CACHE_HOME/tuimail)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="timeout for each network operation (default: the account's)")
     parser.add_argument("--stats", action="store_true",
-                        help="print bytes in/out and round trips of the IMAP session to stderr")
+                        help=f"print bytes in/out and round trips of the {session} session to stderr")
 
 
 def imap_account(args: argparse.Namespace, config: Config) -> Account:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tuimail.commands.mailcli import CommandError, print_json, run_guarded
+from tuimail.commands.mailcli import CommandError, add_common, print_json, run_guarded
 from tuimail.commands.pop3cli import account_of, pop3_sync
 from tuimail.model.config import Config, Protocol
 from tuimail.model.mime import human_size
@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
                     "(keep_on_server, delete_after_days, delete_on_server_when_deleted_locally). "
                     "Deletions are final only after the server accepts QUIT; a message is deleted "
                     "only if its UIDL is trustworthy and its local copy is intact.")
-    _common(sync)
+    # no --no-cache: syncing into a throwaway store with keep_on_server = false would lose mail
+    add_common(sync, folder=False, cache=False, session="POP3")
     sync.add_argument("--dry-run", action="store_true",
                       help="download nothing and delete nothing: print what would happen")
     sync.set_defaults(func=run_sync)
@@ -38,18 +39,8 @@ def add_parser(subparsers) -> None:
                     "delete_on_server_when_deleted_locally = true the next `tuimail pop3 sync` "
                     "deletes them on the server too, keeping the local copy until it has.")
     delete.add_argument("ids", type=int, nargs="+", metavar="ID")
-    _common(delete)
+    add_common(delete, folder=False, cache=False, session="POP3")
     delete.set_defaults(func=run_delete)
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--account", dest="mail_account", metavar="NAME",
-                        help="account to use (default: the default account)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS",
-                        help="timeout for each network operation (default: the account's)")
-    parser.add_argument("--stats", action="store_true",
-                        help="print bytes in/out and round trips of the POP3 session to stderr")
 
 
 def _pop3_account(args: argparse.Namespace, config: Config):
