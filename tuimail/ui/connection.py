@@ -59,10 +59,6 @@ class FolderNews(Message):
     events: FolderEvents = field(default_factory=FolderEvents)
 
 
-def _is_connection_loss(exc: MailError) -> bool:
-    return isinstance(exc, (ConnectError, MailTimeout)) or "connection" in str(exc).lower()
-
-
 class Connection:
     def __init__(self, owner: MessagePump, account: Account, password: Secret | None, cache: HeaderCache | None,
                  connect: Callable[[Account, Secret], ImapSession] = ImapSession.connect):
@@ -138,8 +134,9 @@ class Connection:
                 self._post(JobFailed(self.account.name, what, str(exc), auth=True))
                 return False
             except MailError as exc:
-                if not (retry and _is_connection_loss(exc)) or attempt == len(RECONNECT_DELAYS):
-                    if _is_connection_loss(exc):
+                lost = self._lost(exc)
+                if not (retry and lost) or attempt == len(RECONNECT_DELAYS):
+                    if lost:
                         self._close()
                     self._post(JobFailed(self.account.name, what, str(exc)))
                     return False
@@ -148,6 +145,12 @@ class Connection:
                 self._post(JobFailed(self.account.name, what, f"unexpected {type(exc).__name__}: {exc}"))
                 return False
         return False
+
+    def _lost(self, exc: MailError) -> bool:
+        """Whether the connection is gone (translate() says so, or the session marked itself
+        broken), as opposed to the server refusing one command."""
+        sync = self._sync
+        return isinstance(exc, (ConnectError, MailTimeout)) or (sync is not None and sync.session.broken is not None)
 
     def _ensure(self) -> FolderSync:
         sync = self._sync

@@ -6,6 +6,7 @@ owned by the screen that holds the IMAP connection: attributes go down, messages
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from textual.app import ComposeResult
@@ -124,8 +125,7 @@ class MessageScreen(Screen[None]):
 
     def set_summary(self, summary: MessageSummary) -> None:
         """The flags changed on the server: show them."""
-        self.view = MessageView(summary, self.view.text, self.view.kind, self.view.part,
-                                self.view.attachments, self.view.problems)
+        self.view = replace(self.view, summary=summary)
         self.query_one("#h-flags", Static).update(self._flags_line())
 
     # Saving -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ folder_actions.py, the views in index_views.py.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,12 +23,10 @@ from tuimail.model.config import Account, UiConfig
 from tuimail.model.folder import Folder
 from tuimail.model.index import LazyIndex, UidListIndex, Window
 from tuimail.model.mailbox import FolderEvents
-from tuimail.model.mime import human_size
 from tuimail.model.secret import Secret
 from tuimail.model.summary import SEEN, MessageSummary
 from tuimail.store.folder_sync import FolderSync, OpenedFolder
 from tuimail.store.header_cache import HeaderCache
-from tuimail.store.message_view import MessageView
 from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import Connection, ConnectionStatus, FolderNews, FolderReopened, IdleWatcher
 from tuimail.ui.render import line
@@ -275,10 +274,8 @@ class FolderPane(FolderActions, IndexViews, Vertical):
         self.apply_summary(summary)
         if SEEN not in view.summary.flags:
             self.refresh_counts()
-        self._status(f"message {summary.uid}: {human_size(len(view.text.encode()))} of text", "ok")
-        self.app.push_screen(MessageScreen(MessageView(summary, view.text, view.kind, view.part,
-                                                       view.attachments, view.problems),
-                                           self, folder=self.folder.display))
+        self._status(f"message {summary.uid}: {len(view.text):,} characters of text", "ok")
+        self.app.push_screen(MessageScreen(replace(view, summary=summary), self, folder=self.folder.display))
 
     def apply_summary(self, summary: MessageSummary) -> None:
         """A message's new flags, in every index that shows it."""

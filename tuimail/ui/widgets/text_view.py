@@ -1,7 +1,7 @@
 """A read-only, soft-wrapped text viewer on the Line API, for message bodies of any size.
 
-TextArea lays out the whole document up front (seconds for a 100,000-line body); this wraps
-lazily, a block of source lines at a time, and render_line reads from that cache. The text is
+TextArea builds a document model with rich layout (seconds for a 100,000-line body); this only
+wraps the lines into plain display rows, once per width, and render_line reads those rows. The text is
 plain data: no markup, no highlighting; control characters were stripped before it got here.
 """
 from __future__ import annotations
@@ -14,8 +14,6 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-
-BLOCK = 2_000  # source lines wrapped per step when counting the document's height
 
 
 def wrap_line(line: str, width: int) -> list[str]:
