@@ -3,6 +3,7 @@ turned into model values. Pure functions; every number is checked (SECURITY-CASE
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 from imapclient.exceptions import IMAPClientError
@@ -140,7 +141,20 @@ def events(responses: Responses, exists: int | None = None, uidvalidity: int | N
     return news
 
 
+_LEADING_NUMBER = re.compile(rb"\s*(\d{1,10})\s")
+
+
+def _group_seq(group: list) -> int | None:
+    """The sequence number a FETCH response starts with, read without parsing the rest."""
+    first = group[0]
+    head = first[0] if isinstance(first, tuple) and first else first
+    match = _LEADING_NUMBER.match(head) if isinstance(head, bytes) else None
+    return int(match.group(1)) if match else None
+
+
 def _fetch_news(news: FolderEvents, group: list, skip: set[int]) -> None:
+    if skip and _group_seq(group) in skip:
+        return  # the answer to our own command, parsed by its caller already
     for seq, data in fetches([("FETCH", item) for item in group]).items():
         flags = flags_of(data)
         if seq in skip or flags is None:
