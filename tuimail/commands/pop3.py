@@ -98,12 +98,7 @@ def _line(mark: str, item: Item) -> str:
 def print_report(report: SyncReport) -> None:
     mode = " (dry run: nothing downloaded, nothing deleted)" if report.dry_run else ""
     print(f"pop3 sync {report.account}: {report.count} message(s) on the server; policy: {report.policy}{mode}")
-    sections = [("downloaded", "+", report.downloaded), ("adopted", "=", report.adopted),
-                ("would download", "+", report.would_download),
-                ("deleted on the server", "-", report.deleted),
-                ("would delete on the server", "-", report.would_delete),
-                ("skipped", "!", report.skipped)]
-    for title, mark, items in sections:
+    for title, mark, items in report.sections():
         if items:
             print(f"{title} {len(items)}:")
             for item in items:

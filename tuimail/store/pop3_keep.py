@@ -60,6 +60,14 @@ class SyncReport:
     def to_json(self) -> dict:
         return asdict(self) | {"ok": self.ok}
 
+    def sections(self) -> list[tuple[str, str, list[Item]]]:
+        """(title, mark, items) for each kind of outcome, in the order reports list them."""
+        return [("downloaded", "+", self.downloaded), ("adopted from an interrupted run", "=", self.adopted),
+                ("would download", "+", self.would_download),
+                ("deleted on the server", "-", self.deleted),
+                ("would delete on the server", "-", self.would_delete),
+                ("skipped", "!", self.skipped)]
+
 
 def run_sync(sync, dry_run: bool, now: float) -> SyncReport:
     account = sync.account

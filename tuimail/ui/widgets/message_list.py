@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from tuimail.model.index import LazyIndex, Window
 from tuimail.model.mime import human_size
-from tuimail.model.summary import MessageSummary
+from tuimail.model.summary import DELETED, MessageSummary
 from tuimail.model.text import one_line
 
 MARGIN_ROWS = 60  # fetched beyond the visible rows, either side
@@ -44,7 +44,7 @@ def format_date(value: datetime | None, now: datetime | None = None) -> str:
 
 def flag_marks(summary: MessageSummary) -> str:
     return "".join((
-        " " if summary.seen else "N",
+        "D" if DELETED in summary.flags else " " if summary.seen else "N",
         "!" if summary.flagged else " ",
         "r" if summary.answered else " ",
         "@" if summary.has_attachments else " ",
@@ -67,6 +67,7 @@ class MessageList(ScrollView, can_focus=True):
         "message-list--flagged",
         "message-list--placeholder",
         "message-list--dim",
+        "message-list--deleted",
     }
     DEFAULT_CSS = """
     MessageList { height: 1fr; }
@@ -76,6 +77,7 @@ class MessageList(ScrollView, can_focus=True):
     MessageList > .message-list--flagged { color: $warning; }
     MessageList > .message-list--placeholder { color: $text-muted; }
     MessageList > .message-list--dim { color: $text-muted; }
+    MessageList > .message-list--deleted { color: $text-muted; text-style: strike; }
     """
     BINDINGS = [
         Binding("down,j", "cursor_down", "Next", id="index.next", show=False, tooltip="Next message"),
@@ -165,6 +167,8 @@ class MessageList(ScrollView, can_focus=True):
             style = style + self.get_component_rich_style("message-list--unread")
         if summary.flagged:
             style = style + self.get_component_rich_style("message-list--flagged")
+        if DELETED in summary.flags:  # POP3: deleted here, still on the server until a sync
+            style = style + self.get_component_rich_style("message-list--deleted")
         dim = base + self.get_component_rich_style("message-list--dim")
         sender = summary.sender[0].short() if summary.sender else "(no sender)"
         date = format_date(summary.date or summary.internal_date)

@@ -1,0 +1,262 @@
+"""Actions of the Pop3Pane: flags (kept locally), delete, sync with its report, the keep-policy
+settings, and the reader's controller (attachments come from the local copy). A mixin: every
+store or server call is a job on the pane's Pop3Connection thread, and the index changes only
+by what the jobs answer.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+from tuimail.model.config import Account
+from tuimail.model.message import part_bytes
+from tuimail.model.mime import MimePart, human_size
+from tuimail.model.summary import FLAGGED, SEEN, MessageSummary
+from tuimail.model.text import one_line
+from tuimail.protocols.errors import MailError
+from tuimail.store.attachments import SaveError, save_attachment
+from tuimail.store.opener import OpenError, launch, opener_argv
+from tuimail.ui.pop3_connection import WatchedPop3Sync
+from tuimail.ui.screens.confirm import ConfirmScreen
+from tuimail.ui.screens.message import MessageScreen
+from tuimail.ui.screens.pop3_report import Pop3ReportScreen, report_summary
+from tuimail.ui.screens.pop3_settings import Pop3SettingsScreen
+from tuimail.ui.screens.save import SaveDialog
+from tuimail.ui.widgets.folder_actions import default_download_dir
+from tuimail.ui.widgets.pane_messages import ActionDone, OpenerExited, SaveDone
+from tuimail.ui.widgets.pop3_messages import DeletedHere, SyncFailed, SyncFinished, SyncProgress
+
+if TYPE_CHECKING:
+    from tuimail.ui.widgets.pop3_pane import Pop3Pane
+
+
+class Pop3Actions:
+    def _highlighted(self: "Pop3Pane") -> MessageSummary | None:
+        summary = self.index_widget.current()
+        if summary is None:
+            self._status("no message is highlighted (or it is still loading)", "info")
+        return summary
+
+    def action_toggle_seen(self: "Pop3Pane") -> None:
+        if (summary := self._highlighted()) is not None:
+            self._toggle(summary, SEEN)
+
+    def action_toggle_flagged(self: "Pop3Pane") -> None:
+        if (summary := self._highlighted()) is not None:
+            self._toggle(summary, FLAGGED)
+
+    def action_delete(self: "Pop3Pane") -> None:
+        if (summary := self._highlighted()) is not None:
+            self._delete(summary)
+
+    def action_sync(self: "Pop3Pane") -> None:
+        self.start_sync(dry_run=False)
+
+    def action_sync_dry_run(self: "Pop3Pane") -> None:
+        self.start_sync(dry_run=True)
+
+    # The reader's controller (ui/screens/message.py) ------------------------------------
+
+    def toggle_seen(self: "Pop3Pane", screen: MessageScreen) -> None:
+        self._toggle(screen.summary, SEEN)
+
+    def toggle_flagged(self: "Pop3Pane", screen: MessageScreen) -> None:
+        self._toggle(screen.summary, FLAGGED)
+
+    def delete_message(self: "Pop3Pane", screen: MessageScreen) -> None:
+        self._delete(screen.summary)
+
+    def move_message(self: "Pop3Pane", screen: MessageScreen) -> None:
+        screen.status.show("POP3 has only the INBOX: there is no folder to move to", "info")
+
+    def copy_message(self: "Pop3Pane", screen: MessageScreen) -> None:
+        screen.status.show("POP3 has only the INBOX: there is no folder to copy to", "info")
+
+    def download_whole(self: "Pop3Pane", screen: MessageScreen) -> None:
+        """The message is above the size cap: the user asks for it anyway."""
+        screen.status.show(f"downloading message {screen.summary.uid} ({human_size(screen.summary.size)})…", "busy")
+        self.read(screen.summary.uid, force=True, reader=screen)
+
+    def save_attachment(self: "Pop3Pane", screen: MessageScreen, part: MimePart) -> None:
+        def chosen(directory: Path | None) -> None:
+            if directory is not None:
+                self._save_part(screen, part, directory, then_open=False)
+
+        self.app.push_screen(SaveDialog(part, default_download_dir()), chosen)
+
+    def open_attachment(self: "Pop3Pane", screen: MessageScreen, part: MimePart) -> None:
+        self._save_part(screen, part, self.open_dir.path(), then_open=True)
+
+    def cancel_save(self: "Pop3Pane") -> None:
+        self._cancel_save.set()
+
+    # Jobs -------------------------------------------------------------------------------
+
+    def _toggle(self: "Pop3Pane", summary: MessageSummary, flag: str) -> None:
+        uid, has = summary.uid, flag in summary.flags
+        name = {SEEN: "read" if not has else "unread", FLAGGED: "flagged" if not has else "unflagged"}[flag]
+
+        def job(sync: WatchedPop3Sync) -> Message:
+            sync.set_flags([uid], add=[] if has else [flag], remove=[flag] if has else [])
+            return ActionDone(f"message {uid} marked {name}", sync.take_changes())
+
+        self.connection.submit(f"marking message {uid} {name}", job)
+
+    def on_action_done(self: "Pop3Pane", message: ActionDone) -> None:
+        message.stop()
+        for change in message.events.flags.values():
+            row = self.index.row_of_uid(change.uid)
+            if row is not None:
+                self.apply_summary(self.index.row(row).with_flags(change.flags))
+            screen = self.app.screen
+            if isinstance(screen, MessageScreen) and screen.summary.uid == change.uid:
+                screen.set_summary(screen.summary.with_flags(change.flags))
+                screen.status.show(message.text, "ok")
+        self._status(message.text, "ok")
+
+    def _delete(self: "Pop3Pane", summary: MessageSummary) -> None:
+        uid = summary.uid
+        if self.account.delete_on_server_when_deleted_locally:
+            question = (f"Delete message {uid}? The next sync (S) deletes it on the server too; "
+                        "the local copy stays until the server has.")
+        else:
+            question = (f"Delete the local copy of message {uid}? It stays on the server and is not "
+                        "downloaded again (to delete on the server as well, turn that on with p).")
+
+        def job(sync: WatchedPop3Sync) -> Message:
+            sync.delete([uid])
+            later = " (on the server at the next sync)" if sync.account.delete_on_server_when_deleted_locally else ""
+            return DeletedHere(uid, sync.summary(uid), f"message {uid} deleted here{later}")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.connection.submit(f"deleting message {uid}", job)
+
+        self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep"), confirmed)
+
+    def on_deleted_here(self: "Pop3Pane", message: DeletedHere) -> None:
+        if message.summary is not None:
+            self.apply_summary(message.summary)
+        screen = self.app.screen
+        if isinstance(screen, MessageScreen) and screen.summary.uid == message.uid:
+            screen.dismiss(None)
+        self._status(message.text, "ok")
+
+    def _save_part(self: "Pop3Pane", screen: MessageScreen, part: MimePart, directory: Path,
+                   then_open: bool) -> None:
+        uid, command, connection = screen.summary.uid, self.ui.open_command, self.connection
+        self._cancel_save.clear()
+        cancel = self._cancel_save
+        screen.status.show(f"saving part {part.part_id} ({human_size(part.size)})…", "busy")
+
+        def exited(program: str, status: int) -> None:
+            connection.post(OpenerExited(screen, program, status))
+
+        def job(sync: WatchedPop3Sync) -> Message:
+            data = part_bytes(sync.raw(uid, force=True), part.part_id)  # the local copy
+            if data is None:
+                return SaveDone(screen, f"message {uid} has no part {part.part_id}", "error")
+            try:
+                path = save_attachment(directory, part.filename, [data], cancelled=cancel.is_set)
+                if not then_open:
+                    return SaveDone(screen, f"saved {path} ({human_size(path.stat().st_size)})", "ok")
+                argv = opener_argv(command, path)
+                launch(argv, on_exit=lambda status: exited(argv[0], status))
+            except (SaveError, OpenError, OSError) as exc:
+                return SaveDone(screen, f"cannot {'open' if then_open else 'save'} the attachment: {exc}", "error")
+            return SaveDone(screen, f"opened {path.name} with {argv[0]}", "ok")
+
+        connection.submit(f"{'opening' if then_open else 'saving'} part {part.part_id}", job)
+
+    def on_save_done(self: "Pop3Pane", message: SaveDone) -> None:
+        message.stop()
+        message.screen.save_finished(message.text, message.level)
+
+    def on_opener_exited(self: "Pop3Pane", message: OpenerExited) -> None:
+        message.stop()
+        if message.status != 0:
+            text = f"{message.program} exited with status {message.status}"
+            self._status(text, "error")
+            if message.screen.is_attached:
+                message.screen.status.show(text, "error")
+
+    # Sync -------------------------------------------------------------------------------
+
+    def start_sync(self: "Pop3Pane", dry_run: bool) -> None:
+        if self._syncing:
+            self._status("a POP3 sync is already running", "info")
+            return
+        self._syncing = True
+        what = "dry run" if dry_run else "sync"
+        name, connection = self.account.name, self.connection
+        self._title(f"{what} running…")
+        self._status(f"{name}: POP3 {what}: listing the maildrop…", "busy")
+
+        def job(sync: WatchedPop3Sync) -> Message:
+            done = [0, 0]
+
+            def stored(record) -> None:
+                done[0] += 1
+                done[1] += record.size
+                subject = one_line(record.summary.subject, 60) if record.summary else ""
+                connection.post(SyncProgress(f"{name}: POP3 sync: downloaded {done[0]} "
+                                                 f"({human_size(done[1])}); last: {subject}"))
+
+            sync.on_download = stored
+            try:
+                report = sync.sync(dry_run=dry_run)
+            finally:
+                sync.on_download = None
+            try:
+                return SyncFinished(report, sync.open(first=connection.first))
+            except MailError as exc:
+                return SyncFinished(report, None, str(exc))
+
+        connection.submit(f"POP3 {what}", job, failed=SyncFailed(), opens=True)
+
+    def on_sync_progress(self: "Pop3Pane", message: SyncProgress) -> None:
+        self._status(message.text, "busy")
+
+    def on_sync_failed(self: "Pop3Pane", message: SyncFailed) -> None:
+        self._syncing = False
+        self._title("sync failed")
+
+    def on_sync_finished(self: "Pop3Pane", message: SyncFinished) -> None:
+        self._syncing = False
+        report = message.report
+        if message.opened is not None:
+            self._show_opened(message.opened, keep_cursor=True)
+            self._opened = True
+        summary = report_summary(report)
+        self._title(("dry run: " if report.dry_run else "synced: ") + summary)
+        if report.error or message.reopen_error:
+            self._status(f"{self.account.name}: POP3 sync: {report.error or message.reopen_error}", "error")
+        else:
+            self._status(f"{self.account.name}: POP3 {'dry run' if report.dry_run else 'sync'}: {summary}", "ok")
+
+        def closed(run_for_real: bool | None) -> None:
+            if run_for_real:
+                self.start_sync(dry_run=False)
+
+        self.app.push_screen(Pop3ReportScreen(report), closed)
+
+    # Settings ---------------------------------------------------------------------------
+
+    def action_settings(self: "Pop3Pane") -> None:
+        if self.config_path is None:
+            self._status("no config file to write the policy to", "error")
+            return
+
+        def saved(account: Account | None) -> None:
+            if account is None:
+                return
+            self.account = account
+            self.connection.set_account(account)
+            if self.on_account_saved is not None:
+                self.on_account_saved(account)
+            self._title()
+            self._status(f"{account.name}: keep policy saved to {self.config_path}", "ok")
+
+        self.app.push_screen(Pop3SettingsScreen(self.account, self.config_path), saved)
