@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
@@ -12,6 +13,9 @@ from tuimail.model.secret import Secret
 from tuimail.ui.screens.help import HelpScreen, bindings_of
 from tuimail.ui.screens.main import MainScreen
 from tuimail.ui.themes import THEMES_DIR, install_themes
+
+if TYPE_CHECKING:
+    from tuimail.store.head_start import HeadStart
 
 
 class TuimailApp(App[None]):
@@ -27,8 +31,9 @@ class TuimailApp(App[None]):
     ]
 
     def __init__(self, config_path: Path, config: Config | None, *, account: str | None = None,
-                 themes_dir: Path = THEMES_DIR) -> None:
+                 themes_dir: Path = THEMES_DIR, head_start: "HeadStart | None" = None) -> None:
         super().__init__()
+        self.head_start = head_start  # the INBOX being prepared since before Textual loaded
         self.config_path = config_path
         self.config = config
         self._account = account
@@ -39,7 +44,7 @@ class TuimailApp(App[None]):
         for problem in install_themes(self, wanted, self._themes_dir):
             self.notify(problem, title="Theme", severity="warning", markup=False)
         if self.config is not None and self.config.accounts:
-            self.push_screen(MainScreen(self.config, account=self._account))
+            self.push_screen(MainScreen(self.config, account=self._account, head_start=self.head_start))
         else:
             from tuimail.ui.screens.setup import SetupScreen  # only on first run: keeps start-up light
 

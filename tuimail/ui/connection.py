@@ -87,6 +87,12 @@ class Connection:
         network=False jobs read the cache and run without connecting."""
         self._jobs.put((what, job, network, failed))
 
+    def adopt(self, sync: FolderSync, folder: str) -> None:
+        """Take over a session logged in and with folder selected elsewhere (the head start).
+        Only from a job, that is on the connection's thread."""
+        self._close()
+        self._sync, self.folder = sync, folder
+
     def stop(self) -> None:
         self.stopped.set()
         self._jobs.put(None)
@@ -187,6 +193,12 @@ class IdleWatcher:
     def start(self) -> None:
         self.owner.run_worker(self._run, thread=True, name=f"idle {self.account.name}",
                               group=f"idle-{self.account.name}", exit_on_error=False)
+
+    def adopt(self, sync: FolderSync, folder: str) -> None:
+        """Take over a session logged in and with folder selected elsewhere (the head start).
+        Only from a job, that is on the connection's thread."""
+        self._close()
+        self._sync, self.folder = sync, folder
 
     def stop(self) -> None:
         self.stopped.set()

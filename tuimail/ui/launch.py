@@ -1,18 +1,49 @@
-"""`tuimail` with no command: check the config, then run the TUI."""
+"""`tuimail` with no command: check the config, then run the TUI.
+
+Before Textual is imported (a third of a second or more), a HeadStart thread begins on the
+INBOX of the account that will open: cached rows, password, connection, first screen.
+"""
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuimail.model.config import Config, ConfigError
 from tuimail.store.config_file import load_config
+from tuimail.ui.layout import first_rows
+
+if TYPE_CHECKING:
+    from tuimail.store.head_start import HeadStart
+    from tuimail.ui.app import TuimailApp
 
 
-def launch(config_path: Path, account: str | None = None) -> int:
-    """Run the TUI; 2 with a one-line message when the config exists but is invalid.
+class LaunchError(Exception):
+    """The config exists but cannot be used: a one-line message, exit status 2."""
 
-    No config file means a first run: the app opens the account setup form.
-    """
+
+def head_start(config: Config, account: str | None) -> "HeadStart | None":
+    """Start preparing the INBOX that will open, or None where there is nothing to prepare."""
+    from tuimail.store.head_start import HeadStart
+    from tuimail.store.header_cache import CacheError, HeaderCache
+
+    if not config.accounts:
+        return None
+    chosen = config.account(account)
+    if not HeadStart.applies_to(chosen):
+        return None
+    try:
+        cache = HeaderCache.open_default()
+    except CacheError:
+        return None  # the screen opens it again and says what is wrong
+    lines = shutil.get_terminal_size((80, 24)).lines
+    return HeadStart(chosen, cache, first_rows(lines)).start()
+
+
+def build_app(config_path: Path, account: str | None = None) -> "TuimailApp":
+    """The app, with its head start running. LaunchError when the config is unusable;
+    no config file means a first run: the app opens the account setup form."""
     config: Config | None = None
     if config_path.exists():
         try:
@@ -20,15 +51,22 @@ def launch(config_path: Path, account: str | None = None) -> int:
             if account is not None:
                 config.account(account)
         except ConfigError as exc:
-            print(f"tuimail: config error: {exc}", file=sys.stderr)
-            return 2
+            raise LaunchError(f"config error: {exc}") from None
     elif account is not None:
-        print(f"tuimail: config error: {config_path}: no such file, so no account '{account}'",
-              file=sys.stderr)
-        return 2
+        raise LaunchError(f"config error: {config_path}: no such file, so no account '{account}'")
+    early = head_start(config, account) if config is not None else None
 
     from tuimail.ui.app import TuimailApp  # Textual only once the config is known to be usable
 
-    app = TuimailApp(config_path, config, account=account)
+    return TuimailApp(config_path, config, account=account, head_start=early)
+
+
+def launch(config_path: Path, account: str | None = None) -> int:
+    """Run the TUI; 2 with a one-line message when the config exists but is invalid."""
+    try:
+        app = build_app(config_path, account)
+    except LaunchError as exc:
+        print(f"tuimail: {exc}", file=sys.stderr)
+        return 2
     app.run()
     return app.return_code or 0

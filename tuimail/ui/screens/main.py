@@ -17,17 +17,18 @@ from tuimail.model.config import Account, Config, Protocol
 from tuimail.model.folder import Folder
 from tuimail.model.mailbox import FolderStatus
 from tuimail.model.secret import Secret
-from tuimail.protocols.errors import AuthError, MailError
+from tuimail.protocols.errors import AuthError, ConnectError, MailError, MailTimeout
 from tuimail.protocols.imap import ImapSession
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.ui.render import inert, line
 from tuimail.ui.screens.password import PasswordScreen
 from tuimail.ui.widgets.accounts import AccountList
+from tuimail.store.head_start import HeadStart
 from tuimail.store.header_cache import CacheError, HeaderCache
 from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import ConnectionStatus
 from tuimail.ui.widgets.folder_pane import FolderPane
-from tuimail.ui.widgets.folders import FolderList
+from tuimail.ui.widgets.folders import POP3_INBOX, FolderList
 from tuimail.ui.widgets.pane_messages import FirstScreenShown, FolderCounts
 
 FIRST_SCREEN_WAIT = 3.0
@@ -47,6 +48,7 @@ class FoldersFailed(Message):
     account: str
     reason: str
     bad_password: bool = False
+    unreachable: bool = False  # refused or timed out (not a login or TLS failure): the POP3 fallback may read
 
 
 @dataclass
@@ -71,14 +73,16 @@ class MainScreen(Screen[None]):
     ]
 
     def __init__(self, config: Config, *, account: str | None = None,
-                 passwords: dict[str, Secret] | None = None) -> None:
+                 passwords: dict[str, Secret] | None = None, head_start: HeadStart | None = None) -> None:
         super().__init__()
         self.config = config
         self.current = config.account(account).name
+        # the current account's INBOX, being prepared since before Textual loaded (launch.py)
+        self._head = head_start if head_start is not None and head_start.account.name == self.current else None
         self._passwords: dict[str, Secret] = dict(passwords or {})  # typed this session only
         self._folders: dict[str, list[Folder]] = {}
         self._counts: dict[str, dict[str, FolderStatus]] = {}  # account -> folder -> counts
-        self._cache: HeaderCache | None = None
+        self._cache: HeaderCache | None = self._head.cache if self._head is not None else None
         self._open_dir = PrivateDir()  # attachments handed to other programs, this session only
         self._first_screen = threading.Event()  # set once the open folder's first rows are in
 
@@ -89,8 +93,11 @@ class MainScreen(Screen[None]):
                 yield AccountList(list(self.config.accounts.values()), id="accounts")
                 yield FolderList(id="folders")
             with Vertical(id="content"):
-                yield Static(inert("Pick a folder on the left. The message list will appear here."),
-                             id="content-placeholder", markup=False)
+                if self._head is not None:  # drawn in the first frame, from the head start
+                    yield self._folder_pane(INBOX, head_start=self._head)
+                else:
+                    yield Static(inert("Pick a folder on the left. The message list will appear here."),
+                                 id="content-placeholder", markup=False)
         yield StatusLine(id="status")
         yield Footer()
 
@@ -115,8 +122,8 @@ class MainScreen(Screen[None]):
         folders = self.query_one(FolderList)
         folders.border_title = f"Folders · {name}"
         if account.protocol is Protocol.POP3:
-            folders.show_pop3_inbox()
-            self.status.show(f"{name} reads with POP3, which has a single INBOX", "info")
+            from tuimail.ui.screens.main_pop3 import open_pop3_account  # POP3 code only when needed
+            open_pop3_account(self, account, refresh=refresh)
             return
         if name in self._folders and not refresh:
             folders.show_folders(self._folders[name], self._counts.get(name))
@@ -131,12 +138,16 @@ class MainScreen(Screen[None]):
         if not self.query(FolderPane):
             # the INBOX draws from the header cache at once; the server follows with the password
             self.open_folder(INBOX, note="connecting; ", need_password=False)
-        self.load_folders(account, self._passwords.get(name))
+        head = self._head if self._head is not None and self._head.account.name == name else None
+        self._head = None  # its password is used once; a refresh looks the password up again
+        self.load_folders(account, self._passwords.get(name), head)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="folders")
-    def load_folders(self, account: Account, password: Secret | None) -> None:
+    def load_folders(self, account: Account, password: Secret | None, head: HeadStart | None = None) -> None:
         worker = get_current_worker()
         try:
+            if password is None and head is not None:
+                password = head.password()
             if password is None:
                 password = lookup_password(account)
             if password is None:
@@ -155,6 +166,8 @@ class MainScreen(Screen[None]):
             return
         except AuthError as exc:
             result: Message = FoldersFailed(account.name, str(exc), bad_password=True)
+        except (ConnectError, MailTimeout) as exc:
+            result = FoldersFailed(account.name, str(exc), unreachable=True)
         except (MailError, CredentialError) as exc:
             result = FoldersFailed(account.name, str(exc))
         if not worker.is_cancelled:
@@ -211,6 +224,10 @@ class MainScreen(Screen[None]):
                 self.open_folder(inbox, note=f"{len(message.folders)} folders; ")
 
     def on_folders_failed(self, message: FoldersFailed) -> None:
+        if message.unreachable and message.account == self.current:
+            from tuimail.ui.screens.main_pop3 import fallback_to_pop3  # fallback = "pop3": read over POP3
+            if fallback_to_pop3(self, self.config.accounts[message.account], message.reason):
+                return
         typed = self._passwords.pop(message.account, None) if message.bad_password else None
         if typed is not None and message.account == self.current:
             self.post_message(PasswordNeeded(message.account, message.reason))
@@ -254,6 +271,10 @@ class MainScreen(Screen[None]):
         folders = self.query_one(FolderList).folders
         if event.option_id is None or not folders:
             return
+        if folders[0].display == POP3_INBOX:  # POP3's one mailbox (an account's, or a fallback's)
+            from tuimail.ui.screens.main_pop3 import show_pop3
+            show_pop3(self, self.config.accounts[self.current])
+            return
         self.open_folder(folders[int(event.option_id)])
 
     def open_folder(self, folder: Folder, note: str = "", need_password: bool = True) -> None:
@@ -265,14 +286,18 @@ class MainScreen(Screen[None]):
             return
         content = self.query_one("#content")
         content.remove_children()
-        pane = FolderPane(account, password, folder, self._header_cache(), folders=self._folders.get(account.name, []),
-                          ui=self.config.ui, open_dir=self._open_dir)
-        content.mount(pane)  # the pane focuses its index once mounted
+        content.mount(self._folder_pane(folder))  # the pane focuses its index once mounted
         self.status.show(f"{account.name}: {note}opening {folder.display}", "busy")
+
+    def _folder_pane(self, folder: Folder, head_start: HeadStart | None = None) -> FolderPane:
+        account = self.config.accounts[self.current]
+        return FolderPane(account, self._passwords.get(account.name), folder, self._header_cache(),
+                          folders=self._folders.get(account.name, []), ui=self.config.ui,
+                          open_dir=self._open_dir, head_start=head_start)
 
     def _close_folder(self) -> None:
         content = self.query_one("#content")
-        if content.query(FolderPane):
+        if content.query(FolderPane) or content.query("Pop3Pane"):
             content.remove_children()
             content.mount(Static(inert("Pick a folder on the left."), id="content-placeholder", markup=False))
 

@@ -26,6 +26,7 @@ from tuimail.model.mailbox import FolderEvents
 from tuimail.model.secret import Secret
 from tuimail.model.summary import SEEN, MessageSummary
 from tuimail.store.folder_sync import FolderSync, OpenedFolder
+from tuimail.store.head_start import HeadStart
 from tuimail.store.header_cache import HeaderCache
 from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import Connection, ConnectionStatus, FolderNews, FolderReopened, IdleWatcher
@@ -34,13 +35,15 @@ from tuimail.ui.screens.message import MessageScreen
 from tuimail.ui.widgets.folder_actions import FolderActions
 from tuimail.ui.widgets.index_views import IndexViews
 from tuimail.ui.widgets.message_list import MessageList
+from tuimail.ui.layout import first_rows
 from tuimail.ui.widgets.pane_messages import (CachedShown, FirstScreenShown, FolderChanged, FolderOpened,
-                                              MessageLoaded, RowsFailed, RowsLoaded)
+                                              HeadStartTaken, MessageLoaded, RowsFailed, RowsLoaded)
 
 MAX_VANISHED_APPLIED = 100_000  # beyond this, reopen rather than shift row by row
 
 
 IDLE_START_DELAY = 1.0  # seconds after the first screen
+HEAD_START_WAIT = 120.0  # seconds the connection waits for a head start (it has its own timeouts)
 
 
 class FolderPane(FolderActions, IndexViews, Vertical):
@@ -64,8 +67,10 @@ class FolderPane(FolderActions, IndexViews, Vertical):
 
     def __init__(self, account: Account, password: Secret | None, folder: Folder, cache: HeaderCache | None,
                  *, folders: list[Folder] | None = None, ui: UiConfig = UiConfig(),
-                 open_dir: PrivateDir | None = None, id: str | None = None) -> None:
+                 open_dir: PrivateDir | None = None, id: str | None = None,
+                 head_start: HeadStart | None = None) -> None:
         super().__init__(id=id)
+        self._head = head_start  # this folder, being prepared since before Textual loaded
         self.account, self.folder = account, folder
         self.folders = list(folders or [])  # the account's, for the move/copy picker
         self.ui = ui
@@ -95,9 +100,21 @@ class FolderPane(FolderActions, IndexViews, Vertical):
         self.index_widget.focus()
         self.connection.start()
         self._started = True
-        self.connection.submit("reading the cache",
-                               lambda sync: CachedShown(sync.cached(self.folder.name)), network=False)
-        if self._password is not None:
+        head = self._head
+        if head is not None and head.cached_ready.is_set():
+            self.on_cached_shown(CachedShown(head.cached))  # already read: in the first frame
+        else:
+            self.connection.submit("reading the cache",
+                                   lambda sync: CachedShown(sync.cached(self.folder.name)), network=False)
+        if head is not None:
+            def adopt(_offline: FolderSync) -> Message:
+                result = head.take(HEAD_START_WAIT, stop=self.connection.stopped)
+                if result.sync is not None:
+                    self.connection.adopt(result.sync, self.folder.name)
+                return HeadStartTaken(result)
+
+            self.connection.submit("taking over the head start", adopt, network=False)
+        elif self._password is not None:
             self._open()
 
     def password_ready(self, password: Secret) -> None:
@@ -105,13 +122,24 @@ class FolderPane(FolderActions, IndexViews, Vertical):
         if self._password is None:
             self._password = password
             self.connection.set_password(password)
-            if self._started:  # else on_mount opens it, after the cache has been read
+            if self._started and self._head is None:  # else on_mount or the head start opens it
                 self._open()
+
+    def on_head_start_taken(self, message: HeadStartTaken) -> None:
+        self._head = None
+        result = message.result
+        if result.password is not None and self._password is None:
+            self._password = result.password
+            self.connection.set_password(result.password)
+        if result.opened is not None:
+            self.on_folder_opened(FolderOpened(result.opened))
+        elif self._password is not None:
+            self._open()  # connect the usual way: retries, and errors said where they belong
 
     def _open(self) -> None:
         name = self.folder.name
 
-        first = max(self.app.size.height - 6, 10)  # the rows that fit: the margin comes later
+        first = first_rows(self.app.size.height)  # the rows that fit: the margin comes later
 
         def open_folder(sync: FolderSync) -> Message:
             opened = sync.open(name, first=first)
@@ -121,6 +149,8 @@ class FolderPane(FolderActions, IndexViews, Vertical):
         self.connection.submit(f"opening {self.folder.display}", open_folder)
 
     def on_unmount(self) -> None:
+        if self._head is not None:
+            self._head.abandon()
         self.connection.stop()
         if self.idle is not None:
             self.idle.stop()
@@ -173,7 +203,8 @@ class FolderPane(FolderActions, IndexViews, Vertical):
                 extra.append(f"{count} {what}")
         self._title(how + (" · " + ", ".join(extra) if extra else ""))
         self._status(f"{self.account.name}: {self.folder.display} {how}, {opened.count:,} messages", "ok")
-        self.post_message(FirstScreenShown(self.account.name))
+        # after the frame that shows the rows: the listing's connection must not delay that frame
+        self.call_after_refresh(self.post_message, FirstScreenShown(self.account.name))
         self.refresh_counts()
         if self.idle is None:
             # its own connection, started once the first screen is out of the way

@@ -11,6 +11,7 @@ from tuimail.model.query import Query
 from tuimail.model.summary import MessageSummary
 from tuimail.store.folder_sync import CachedFolder, OpenedFolder
 from tuimail.store.folder_views import Threads
+from tuimail.store.head_start import HeadStartResult
 from tuimail.store.message_view import MessageView
 
 
@@ -29,6 +30,12 @@ class CachedShown(Message):
 @dataclass
 class FolderOpened(Message):
     opened: OpenedFolder
+
+
+@dataclass
+class HeadStartTaken(Message):
+    """What the head start finished (see store/head_start.py); its session is the connection's now."""
+    result: HeadStartResult
 
 
 @dataclass

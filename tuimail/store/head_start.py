@@ -1,0 +1,121 @@
+"""The INBOX's first screen, prepared while the UI toolkit loads.
+
+Starting the TUI spends a third of a second or more importing Textual and building the
+screen. HeadStart uses that time: on a thread started before the import, it reads the INBOX's
+cached rows, looks the password up, connects, selects the INBOX and fetches its first screen.
+The UI then adopts what it finished (the live session included) instead of starting from
+nothing. Whatever it did not finish or got wrong, the UI does again its usual way, so an error
+is reported once, where the user sees every other one.
+
+Blocking, one thread; the result is handed over once through take().
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from tuimail.model.config import Account, Protocol
+from tuimail.model.secret import Secret
+from tuimail.protocols.errors import MailError
+from tuimail.protocols.imap import ImapSession
+from tuimail.store.credentials import CredentialError, lookup_password
+from tuimail.store.folder_sync import CachedFolder, FolderSync, OpenedFolder
+from tuimail.store.header_cache import CacheError, HeaderCache
+
+INBOX = "INBOX"
+
+
+@dataclass
+class HeadStartResult:
+    password: Secret | None = None  # what the lookup gave (not yet known to be right)
+    sync: FolderSync | None = None  # logged in, INBOX selected: the caller owns it now
+    opened: OpenedFolder | None = None
+    error: str = ""  # why it stopped short; the UI's own attempt will say it properly
+
+
+class HeadStart:
+    def __init__(self, account: Account, cache: HeaderCache, first: int, folder: str = INBOX):
+        self.account, self.cache, self.first, self.folder = account, cache, first, folder
+        self.cached: CachedFolder | None = None
+        self.cached_ready = threading.Event()  # cached is final (possibly None)
+        self.password_ready = threading.Event()
+        self.done = threading.Event()
+        self._result = HeadStartResult()
+        self._lock = threading.Lock()
+        self._taken = False
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, name=f"head start {account.name}", daemon=True)
+
+    @classmethod
+    def applies_to(cls, account: Account) -> bool:
+        return account.protocol is Protocol.IMAP and account.imap is not None
+
+    def start(self) -> "HeadStart":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        result = self._result
+        try:
+            try:
+                self.cached = FolderSync(None, self.cache, self.account.name).cached(self.folder)
+            except CacheError:
+                self.cached = None  # the UI reads the cache again and reports it
+            finally:
+                self.cached_ready.set()
+            try:
+                result.password = lookup_password(self.account)
+            finally:
+                self.password_ready.set()
+            if result.password is None:
+                result.error = "no password stored"
+                return
+            session = ImapSession.connect(self.account, result.password)
+            sync = FolderSync(session, self.cache, self.account.name)
+            try:
+                opened = sync.open(self.folder, first=self.first)
+            except BaseException:
+                session.close()
+                raise
+            result.sync, result.opened = sync, opened
+        except (MailError, CredentialError, CacheError) as exc:
+            result.error = str(exc)
+        except Exception as exc:  # never lose the UI's start to a bug here: it starts over
+            result.error = f"unexpected {type(exc).__name__}: {exc}"
+        finally:
+            with self._lock:
+                self._finished = True
+                abandoned = self._taken  # take() gave up before we finished
+            if abandoned and result.sync is not None:
+                result.sync.session.close()  # nobody will take it any more
+            self.done.set()
+
+    def password(self, timeout: float | None = None) -> Secret | None:
+        """The looked-up password once the lookup is over (None: none stored, or it failed)."""
+        self.password_ready.wait(timeout)
+        return self._result.password
+
+    def take(self, timeout: float | None = None, stop: threading.Event | None = None) -> HeadStartResult:
+        """Wait for the head start (at most timeout, or until stop is set) and hand its result
+        over, once. Later calls, or a call that gave up, get an empty result; a session
+        finished after that is closed."""
+        if stop is None:
+            self.done.wait(timeout)
+        else:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not self.done.wait(0.05) and not stop.is_set():
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+        with self._lock:
+            if self._taken or not self._finished:
+                self._taken = True
+                return HeadStartResult(error="taken, or not finished in time")
+            self._taken = True
+            return self._result
+
+    def abandon(self) -> None:
+        """Nobody will take it (the user opened another account first): close what it opened."""
+        result = self.take(timeout=0)
+        if result.sync is not None:
+            result.sync.session.close()
