@@ -1,8 +1,10 @@
-"""python -m tests.bench [--quick] [--messages N] [--runs R] [--peers neomutt,aerc]
+"""python -m tests.bench [--quick] [--messages N] [--runs R] [--peers neomutt,aerc] [--pop3]
 
 Starts a private Dovecot (tests/testbed, needs root), links the cached benchmark Maildir into
 it (building it the first time), then measures tuimail and the peers through byte-counting
-proxies, prints a table and writes .bench/results.json.
+proxies, prints a table and writes .bench/results.json. --pop3 (--suite pop3) measures POP3
+instead (issue 4: a 10,000-message maildrop, NeoMutt, PIPELINING; .bench/results-pop3.json),
+--suite all both.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from tests.testbed import Testbed, TestbedError
 
 from . import dataset as ds
+from . import pop3_bench, pop3_report
 from .common import Tmux, version_of
 from .peers import PEERS, measure_peer
 from .proxy import CountingProxy
@@ -38,6 +41,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="slow-link runs per client (default 1; 0 skips the slow link)")
     parser.add_argument("--peers", default="neomutt,aerc",
                         help="comma-separated peers to measure where installed ('' for none)")
+    parser.add_argument("--suite", choices=("imap", "pop3", "all"), default="imap",
+                        help="what to measure (default imap; all: imap, then pop3)")
+    parser.add_argument("--pop3", dest="suite", action="store_const", const="pop3",
+                        help="the POP3 suite only (same as --suite pop3)")
+    parser.add_argument("--pop3-messages", type=int, default=10_000,
+                        help="POP3 suite: generated messages in the maildrop (default 10000)")
+    parser.add_argument("--pipelining-messages", type=int, default=1_000,
+                        help="POP3 suite: maildrop for the PIPELINING figure (default 1000)")
     parser.add_argument("--quick", action="store_true",
                         help="development run: 10,000 messages, 1 run")
     parser.add_argument("--no-tuimail", action="store_true", help="measure the peers only")
@@ -57,8 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [p for p in args.peers if p not in PEERS]
     if unknown:
         parser.error(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")
-    if args.messages < 1 or args.runs < 1 or args.slow_runs < 0:
-        parser.error("--messages and --runs must be positive, --slow-runs not negative")
+    counts = (args.messages, args.pop3_messages, args.pipelining_messages)
+    if min(counts) < 1 or args.runs < 1 or args.slow_runs < 0:
+        parser.error("message counts and --runs must be positive, --slow-runs not negative")
     return args
 
 
@@ -154,20 +166,31 @@ def main(argv: list[str] | None = None) -> int:
         log("bench: needs root (the testbed runs its own Dovecot master); try `sudo make bench`")
         return 2
     signal.signal(signal.SIGTERM, _terminate)
-    try:
-        results = run(args)
-    except KeyboardInterrupt:
-        log("bench: interrupted")
-        return 130
-    except TestbedError as exc:
-        log(f"bench: the testbed failed: {exc}")
-        return 1
-    results["meta"]["targets"] = check_targets(results["clients"])
-    print(render(results["clients"], args.peers, results["meta"]))
-    out = args.cache_dir / "results.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nresults: {out}")
+    for suite in ("imap", "pop3"):
+        if args.suite not in (suite, "all"):
+            continue
+        try:
+            if suite == "imap":
+                results = run(args)
+            else:
+                _remove_stale()
+                results = pop3_bench.run_suite(args, log)
+        except KeyboardInterrupt:
+            log("bench: interrupted")
+            return 130
+        except TestbedError as exc:
+            log(f"bench: the testbed failed: {exc}")
+            return 1
+        if suite == "imap":
+            results["meta"]["targets"] = check_targets(results["clients"])
+            print(render(results["clients"], args.peers, results["meta"]))
+        else:
+            results["meta"]["targets"] = pop3_report.check_targets(results)
+            print(pop3_report.render(results, args.peers))
+        out = args.cache_dir / ("results.json" if suite == "imap" else "results-pop3.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nresults: {out}" + ("\n" if args.suite == "all" and suite == "imap" else ""))
     return 0
 
 

@@ -1,22 +1,27 @@
 """Runs the real TUI headless (App.run_test) in its own process for the benchmark.
 
-    python -m tests.bench.tui_probe first|open CONFIG SUBJECT_NEEDLE BODY_NEEDLE
+    python -m tests.bench.tui_probe first|open|bare CONFIG SUBJECT_NEEDLE BODY_NEEDLE
 
-Prints SUBJECT_NEEDLE the moment the index has painted its first 50 rows with real data
-(the harness times that line), then a JSON line of figures. In `first` mode it then drags the
-view through the whole folder and to its end, reporting the longest event-loop stall and the
-peak RSS. In `open` mode it prints "tuimail-probe: opening", opens the newest message and
-prints BODY_NEEDLE once the text is on screen.
+Prints SUBJECT_NEEDLE the moment the first frame holding the index's first 50 rows with real
+data is handed to the terminal driver (the harness times that line), then a JSON line of figures.
+The probe waits on that frame without polling: Pilot.pause() forces a repaint and waits for the
+whole process to go idle, which would both slow the connection threads and count their work. In `first` mode it then drags the
+view through the whole folder and to its end, reporting the longest event-loop stall (LoopLag)
+and the peak RSS. In `open` mode it prints "tuimail-probe: opening", opens the newest message and
+prints BODY_NEEDLE once the text is on screen. `bare` times a one-line Textual app the same
+way: the floor any Textual client pays on this machine.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 FIRST_ROWS = 50
+SIZE = (200, 60)
 JUMPS = 40
 
 
@@ -37,42 +42,85 @@ async def _until(pilot, condition, timeout: float, what: str) -> None:
         await pilot.pause(0.005)
 
 
+class LoopLag:
+    """The longest the event loop was kept from running a 10 ms timer: how long the screen
+    could not have answered a key or drawn a frame (while scrolling, in `first` mode)."""
+    TICK = 0.01
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> "LoopLag":
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+        return self
+
+    async def _watch(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(self.TICK)
+            self.worst = max(self.worst, time.monotonic() - before - self.TICK)
+
+    def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+        return self.worst
+
+
+def on_first_frame(app, condition, subject: str) -> asyncio.Event:
+    """An Event set (and subject printed) at the first frame the app hands to its driver once
+    condition() holds: the rows were applied before that frame was composed, so it shows them."""
+    shown = asyncio.Event()
+    original = app._display
+
+    def display(screen, renderable) -> None:
+        original(screen, renderable)
+        if renderable is not None and not shown.is_set() and condition():
+            print(subject, flush=True)
+            shown.at = time.monotonic()
+            shown.set()
+
+    app._display = display
+    return shown
+
+
 async def main(mode: str, config: Path, subject: str, body: str) -> None:
-    from tuimail.store.config_file import load_config
-    from tuimail.ui.app import TuimailApp
+    started = time.monotonic()
+    from tuimail.ui.launch import build_app  # the path `tuimail` takes, head start included
+
+    app = build_app(config)
     from tuimail.ui.screens.message import MessageScreen
     from tuimail.ui.widgets.message_list import MessageList
 
-    started = time.monotonic()
-    app = TuimailApp(config, load_config(config))
-    async with app.run_test(size=(200, 60)) as pilot:
-        def painted() -> bool:
-            found = app.screen.query(MessageList)
-            if not found:
-                return False
-            index = found.first().index
-            rows = min(FIRST_ROWS, index.count)
-            return rows > 0 and all(index.row(r) is not None for r in range(rows))
+    def painted() -> bool:
+        found = app.screen.query(MessageList)
+        if not found:
+            return False
+        index = found.first().index
+        rows = min(FIRST_ROWS, index.count)
+        return rows > 0 and all(index.row(r) is not None for r in range(rows))
 
-        await _until(pilot, painted, 120, "the first screen")
+    shown = on_first_frame(app, painted, subject)
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            await asyncio.wait_for(shown.wait(), 120)
+        except asyncio.TimeoutError:
+            raise SystemExit("tui_probe: timed out waiting for the first screen") from None
         widget = app.screen.query_one(MessageList)
-        await pilot.pause()  # one more refresh: the rows are drawn, not just loaded
         lines = ["".join(s.text for s in widget.render_line(y)) for y in range(widget.size.height)]
         if not any(subject in line for line in lines[:3]):
             raise SystemExit(f"tui_probe: the newest subject is not on the first line: {lines[:2]}")
-        print(subject, flush=True)
-        figures = {"in_process_seconds": time.monotonic() - started, "rows": widget.index.count, **rss()}
+        figures = {"in_process_seconds": shown.at - started, "rows": widget.index.count, **rss()}
         if mode == "first":
             count = widget.index.count
-            stall = 0.0
+            lag = LoopLag().start()
             for step in range(1, JUMPS + 1):
                 widget.scroll_to(y=count * step // JUMPS, animate=False)
-                tick = time.monotonic()
                 await pilot.pause()
-                stall = max(stall, time.monotonic() - tick)
             widget.focus()
             await pilot.press("end")
             await _until(pilot, lambda: widget.index.row(count - 1) is not None, 120, "the last row")
+            stall = lag.stop()
             scrolled = rss()
             figures.update(max_stall_ms=round(stall * 1000, 1), loaded_rows=widget.index.loaded(),
                            rss_scrolled_mb=scrolled["rss_mb"], peak_rss_scrolled_mb=scrolled["peak_rss_mb"])
@@ -90,6 +138,29 @@ async def main(mode: str, config: Path, subject: str, body: str) -> None:
         await pilot.press("q")
 
 
+async def bare(subject: str) -> None:
+    """The floor: a Textual app with one line of text, timed to its first frame like tuimail."""
+    started = time.monotonic()
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Bare(App[None]):
+        def compose(self):
+            yield Static(subject, markup=False)
+
+    app = Bare()
+    shown = on_first_frame(app, lambda: True, subject)
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.wait_for(shown.wait(), 60)
+        print(json.dumps({"in_process_seconds": shown.at - started, **rss()}), flush=True)
+        await pilot.pause()
+
+
 if __name__ == "__main__":
     mode, config, subject, body = sys.argv[1:5]
+    if mode == "bare":
+        asyncio.run(bare(subject))
+        sys.exit(0)
+    # the terminal size run_test() gives the app, as a terminal would tell `tuimail` at start
+    os.environ["COLUMNS"], os.environ["LINES"] = str(SIZE[0]), str(SIZE[1])
     asyncio.run(main(mode, Path(config), subject, body))

@@ -1,0 +1,90 @@
+"""Runs the real TUI headless on a POP3 account, in its own process, for the POP3 suite.
+
+    python -m tests.bench.pop3_tui_probe CONFIG SUBJECT_NEEDLE
+
+Prints SUBJECT_NEEDLE the moment the first frame whose POP3 index (Pop3Pane) holds its first
+50 rows with real data is handed to the terminal driver (the harness times that line and
+snapshots the counting proxy then), then a JSON line: where those rows came from ("store":
+the local store, before open() answered; "server": after it), whether a POP3 session had
+logged in by then, in-process seconds, RSS. Before that, ROWS_MARK when open()'s rows reach
+the pane, just before it asks for the full UIDL/LIST in the background (which may land before
+the frame is painted): the bytes at that mark are what the first screen needed. The same
+technique as tui_probe.py (the IMAP probe), which this file leaves alone.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+FIRST_ROWS = 50
+ROWS_MARK = "pop3-probe: rows from the server"
+
+
+def rss() -> dict[str, float]:
+    figures = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            figures[key] = int(value.split()[0]) / 1000
+    return {"rss_mb": figures.get("VmRSS", 0.0), "peak_rss_mb": figures.get("VmHWM", 0.0)}
+
+
+async def main(config: Path, subject: str) -> None:
+    from tuimail.store.config_file import load_config
+    from tuimail.ui.app import TuimailApp
+    from tuimail.ui.widgets.pop3_pane import Pop3Pane
+
+    opened = Pop3Pane.on_folder_opened
+
+    def on_folder_opened(pane, message) -> None:
+        print(ROWS_MARK, flush=True)
+        opened(pane, message)
+
+    Pop3Pane.on_folder_opened = on_folder_opened
+    started = time.monotonic()
+    app = TuimailApp(config, load_config(config))
+    shown = asyncio.Event()
+    seen: dict[str, object] = {}
+
+    def painted() -> bool:
+        panes = app.screen.query(Pop3Pane)
+        if not panes or not panes.first().query("MessageList"):
+            return False
+        index = panes.first().index_widget.index
+        rows = min(FIRST_ROWS, index.count)
+        if rows == 0 or any(index.row(r) is None for r in range(rows)):
+            return False
+        seen["source"] = "server" if panes.first()._opened else "store"
+        seen["logged_in"] = int(getattr(panes.first().connection, "_sessions", 0) > 0)
+        return True
+
+    original = app._display
+
+    def display(screen, renderable) -> None:
+        original(screen, renderable)
+        if renderable is not None and not shown.is_set() and painted():
+            print(subject, flush=True)
+            seen["at"] = time.monotonic()
+            shown.set()
+
+    app._display = display
+    async with app.run_test(size=(200, 60)) as pilot:
+        try:
+            await asyncio.wait_for(shown.wait(), 120)
+        except asyncio.TimeoutError:
+            raise SystemExit("pop3_tui_probe: timed out waiting for the first screen") from None
+        widget = app.screen.query_one(Pop3Pane).index_widget
+        lines = ["".join(s.text for s in widget.render_line(y)) for y in range(3)]
+        if not any(subject in line for line in lines):
+            raise SystemExit(f"pop3_tui_probe: the newest subject is not on top: {lines[:2]}")
+        print(json.dumps({"source": seen["source"], "logged_in_at_frame": seen["logged_in"],
+                          "in_process_seconds": seen["at"] - started,
+                          "rows": widget.index.count, **rss()}), flush=True)
+        await pilot.press("q")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1]), sys.argv[2]))
