@@ -8,7 +8,8 @@ The probe waits on that frame without polling: Pilot.pause() forces a repaint an
 whole process to go idle, which would both slow the connection threads and count their work. In `first` mode it then drags the
 view through the whole folder and to its end, reporting the longest event-loop stall (LoopLag)
 and the peak RSS. In `open` mode it prints "tuimail-probe: opening", opens the newest message and
-prints BODY_NEEDLE once the text is on screen. `bare` times a one-line Textual app the same
+prints BODY_NEEDLE once the text is on screen. In both modes it prints RESYNCED once the
+server's first screen is in (at once when cold; after the resync when drawn from the cache). `bare` times a one-line Textual app the same
 way: the floor any Textual client pays on this machine.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 FIRST_ROWS = 50
+RESYNCED = "tuimail-probe: resynced"
 SIZE = (200, 60)
 JUMPS = 40
 
@@ -67,7 +69,7 @@ class LoopLag:
         return self.worst
 
 
-def on_first_frame(app, condition, subject: str) -> asyncio.Event:
+def on_first_frame(app, condition, subject: str, from_server=lambda: False) -> asyncio.Event:
     """An Event set (and subject printed) at the first frame the app hands to its driver once
     condition() holds: the rows were applied before that frame was composed, so it shows them."""
     shown = asyncio.Event()
@@ -77,6 +79,9 @@ def on_first_frame(app, condition, subject: str) -> asyncio.Event:
         original(screen, renderable)
         if renderable is not None and not shown.is_set() and condition():
             print(subject, flush=True)
+            shown.server = from_server()
+            if shown.server:  # cold: the frame's rows are the server's; mark it now, same bytes
+                print(RESYNCED, flush=True)
             shown.at = time.monotonic()
             shown.set()
 
@@ -90,6 +95,7 @@ async def main(mode: str, config: Path, subject: str, body: str) -> None:
 
     app = build_app(config)
     from tuimail.ui.screens.message import MessageScreen
+    from tuimail.ui.widgets.folder_pane import FolderPane
     from tuimail.ui.widgets.message_list import MessageList
 
     def painted() -> bool:
@@ -100,7 +106,10 @@ async def main(mode: str, config: Path, subject: str, body: str) -> None:
         rows = min(FIRST_ROWS, index.count)
         return rows > 0 and all(index.row(r) is not None for r in range(rows))
 
-    shown = on_first_frame(app, painted, subject)
+    def opened() -> bool:
+        return any(pane._opened for pane in app.screen.query(FolderPane))
+
+    shown = on_first_frame(app, painted, subject, opened)
     async with app.run_test(size=SIZE) as pilot:
         try:
             await asyncio.wait_for(shown.wait(), 120)
@@ -111,6 +120,11 @@ async def main(mode: str, config: Path, subject: str, body: str) -> None:
         if not any(subject in line for line in lines[:3]):
             raise SystemExit(f"tui_probe: the newest subject is not on the first line: {lines[:2]}")
         figures = {"in_process_seconds": shown.at - started, "rows": widget.index.count, **rss()}
+        # Warm, the frame came from the cache: the bytes that count are the resync's, after it.
+        if not shown.server:
+            pane = app.screen.query_one(FolderPane)
+            await _until(pilot, lambda: pane._opened, 120, "the server's first screen")
+            print(RESYNCED, flush=True)
         if mode == "first":
             count = widget.index.count
             lag = LoopLag().start()

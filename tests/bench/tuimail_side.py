@@ -190,9 +190,16 @@ class TuiDriver:
 
     def first_screen(self, config: Path, cache_home: Path, proxy: CountingProxy,
                      data: ds.Dataset) -> dict[str, Any]:
-        done, figures = self._probe("first", config, cache_home, proxy, data, [data.subject_needle])
+        from .tui_probe import RESYNCED
+
+        done, figures = self._probe("first", config, cache_home, proxy, data,
+                                    [data.subject_needle, RESYNCED])
         needle = data.subject_needle
-        return {"seconds": done.marks[needle], **traffic(done.at_marks[needle]),
+        at_frame = traffic(done.at_marks[needle])
+        # bytes until the server's first screen was in: the same as at the frame when cold;
+        # warm, the frame is drawn from the cache and the resync follows it
+        return {"seconds": done.marks[needle], **traffic(done.at_marks[RESYNCED]),
+                "down_at_frame": at_frame["down"], "turns_at_frame": at_frame["turns"],
                 "peak_rss_mb": figures.get("peak_rss_mb"), "rss_mb": figures.get("rss_mb"),
                 "peak_rss_scrolled_mb": figures.get("peak_rss_scrolled_mb"),
                 "max_stall_ms": figures.get("max_stall_ms"), "loaded_rows": figures.get("loaded_rows"),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import getaddresses
 
 from tuimail.model.decode import decode_header
 from tuimail.model.text import one_line
@@ -31,6 +30,8 @@ def parse_addresses(value: str | None) -> tuple[Address, ...]:
     """
     if not value:
         return ()
+    from email.utils import getaddresses  # here: summaries from the cache never need it
+
     try:
         pairs = getaddresses([value.replace("\r", " ").replace("\n", " ")])
     except (ValueError, TypeError, IndexError):

@@ -12,6 +12,8 @@ from typing import Iterable
 
 from tuimail.model.index import UidListIndex
 
+THREAD_ALGORITHM = "REFERENCES"  # RFC 5256: the one threading algorithm asked of servers
+
 MAX_DRAWN_DEPTH = 12  # deeper replies are drawn at this indentation, marked with "…"
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,998}>")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tuimail.model.threads import ThreadNode, order_threads, promote_placeholders
+from tuimail.model.threads import THREAD_ALGORITHM, ThreadNode, order_threads, promote_placeholders
 from tuimail.model.uidset import number
 from tuimail.protocols import imap_responses as R
 from tuimail.protocols.errors import ProtocolError
@@ -15,7 +15,6 @@ from tuimail.protocols.errors import ProtocolError
 if TYPE_CHECKING:
     from tuimail.protocols.imap import ImapSession
 
-THREAD_ALGORITHM = "REFERENCES"
 MAX_THREAD_NESTING = 100_000
 
 

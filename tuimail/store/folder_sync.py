@@ -15,15 +15,18 @@ In a session the block is extended as windows next to it are fetched; news from 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tuimail.model.index import Window
 from tuimail.model.mailbox import FlagChange, FolderEvents, SelectedFolder
 from tuimail.model.summary import SEEN, MessageSummary
 from tuimail.model.uidset import UidSet
 from tuimail.protocols.errors import ProtocolError
-from tuimail.protocols.imap import ImapSession
 from tuimail.store.header_cache import FolderState, HeaderCache
-from tuimail.store.message_view import MessageView, read_message
+
+if TYPE_CHECKING:
+    from tuimail.protocols.imap import ImapSession
+    from tuimail.store.message_view import MessageView
 
 FIRST_SCREEN = 50
 MAX_NEW = 500  # more new messages than this on a warm open: refetch the top window instead
@@ -260,6 +263,8 @@ class FolderSync:
         summary = self.summary(uid)
         if summary is None:
             raise ProtocolError(f"no message with UID {uid} in {self.folder!r}", self.session._where)
+        from tuimail.store.message_view import read_message  # email parsing: loaded on first open
+
         view = read_message(self.session, summary)
         if mark_seen and not summary.seen:
             self.set_flags([uid], add=[SEEN])

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from tuimail.model.index import Window
 from tuimail.model.mailbox import FolderStatus
 from tuimail.model.query import Query
-from tuimail.model.threads import ThreadNode, build_threads
-from tuimail.protocols.imap_thread import THREAD_ALGORITHM
+from tuimail.model.threads import THREAD_ALGORITHM, ThreadNode, build_threads
 from tuimail.store.folder_sync import FolderSync
 
 THREAD_LIMIT = 5_000  # the server threads the newest messages only, by UID range

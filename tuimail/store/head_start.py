@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from tuimail.model.config import Account, Protocol
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import MailError
-from tuimail.protocols.imap import ImapSession
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.store.folder_sync import CachedFolder, FolderSync, OpenedFolder
 from tuimail.store.header_cache import CacheError, HeaderCache
 
 INBOX = "INBOX"
+HOLD_SECONDS = 1.0  # with cached rows, the longest the network part waits for the UI's first frame
 
 
 @dataclass
@@ -35,10 +35,13 @@ class HeadStartResult:
 
 
 class HeadStart:
-    def __init__(self, account: Account, cache: HeaderCache, first: int, folder: str = INBOX):
+    def __init__(self, account: Account, cache: HeaderCache, first: int, folder: str = INBOX,
+                 hold: float = HOLD_SECONDS):
         self.account, self.cache, self.first, self.folder = account, cache, first, folder
         self.cached: CachedFolder | None = None
         self.cached_ready = threading.Event()  # cached is final (possibly None)
+        self.drawn = threading.Event()  # set by the UI once the cached rows are on screen
+        self.hold = hold
         self.password_ready = threading.Event()
         self.done = threading.Event()
         self._result = HeadStartResult()
@@ -64,6 +67,10 @@ class HeadStart:
                 self.cached = None  # the UI reads the cache again and reports it
             finally:
                 self.cached_ready.set()
+            if self.cached is not None:
+                # Rows to show already: the UI's first frame comes before the IMAP stack loads
+                # and the TLS handshake runs, so that they do not compete with it for the GIL.
+                self.drawn.wait(self.hold)
             try:
                 result.password = lookup_password(self.account)
             finally:
@@ -71,6 +78,8 @@ class HeadStart:
             if result.password is None:
                 result.error = "no password stored"
                 return
+            from tuimail.protocols.imap import ImapSession  # loaded here, off the UI's path
+
             session = ImapSession.connect(self.account, result.password)
             sync = FolderSync(session, self.cache, self.account.name)
             try:
@@ -116,6 +125,7 @@ class HeadStart:
 
     def abandon(self) -> None:
         """Nobody will take it (the user opened another account first): close what it opened."""
+        self.drawn.set()
         result = self.take(timeout=0)
         if result.sync is not None:
             result.sync.session.close()

@@ -3,11 +3,14 @@ part that is displayed. Attachments are listed from the structure, never downloa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tuimail.model.message import parse_message
 from tuimail.model.mime import MimePart, attachments, display_part
 from tuimail.model.summary import MessageSummary
-from tuimail.protocols.imap import ImapSession
+
+if TYPE_CHECKING:
+    from tuimail.protocols.imap import ImapSession
 
 
 @dataclass(frozen=True)

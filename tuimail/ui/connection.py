@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -20,13 +20,21 @@ from tuimail.model.config import Account
 from tuimail.model.mailbox import FolderEvents
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import AuthError, ConnectError, MailError, MailTimeout
-from tuimail.protocols.imap import ImapSession
 from tuimail.store.folder_sync import FolderSync, OpenedFolder
+
+if TYPE_CHECKING:
+    from tuimail.protocols.imap import ImapSession
 from tuimail.store.header_cache import HeaderCache
 
 Job = Callable[[FolderSync], "Message | None"]
 RECONNECT_DELAYS = (0.2, 1.0, 3.0, 10.0)
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before servers' 30-minute timeout
+
+
+def _imap_connect(account: Account, password: Secret) -> "ImapSession":
+    from tuimail.protocols.imap import ImapSession  # the IMAP stack loads off the first frame's path
+
+    return ImapSession.connect(account, password)
 
 
 @dataclass
@@ -61,12 +69,12 @@ class FolderNews(Message):
 
 class Connection:
     def __init__(self, owner: MessagePump, account: Account, password: Secret | None, cache: HeaderCache | None,
-                 connect: Callable[[Account, Secret], ImapSession] = ImapSession.connect):
+                 connect: "Callable[[Account, Secret], ImapSession] | None" = None):
         self.owner = owner
         self.account = account
         self._password = password
         self._cache = cache
-        self._connect = connect
+        self._connect = connect or _imap_connect
         self._jobs: queue.Queue[tuple[str, Job, bool, Message | None] | None] = queue.Queue()
         self._sync: FolderSync | None = None  # touched only on the connection's thread
         self._offline = FolderSync(None, cache, account.name)  # cache reads, no network
@@ -183,10 +191,10 @@ class IdleWatcher:
     """Its own connection, parked in IDLE on one folder; posts FolderNews on any change."""
 
     def __init__(self, owner: MessagePump, account: Account, password: Secret, folder: str,
-                 connect: Callable[[Account, Secret], ImapSession] = ImapSession.connect):
+                 connect: "Callable[[Account, Secret], ImapSession] | None" = None):
         self.owner, self.account, self.folder = owner, account, folder
         self._password = password
-        self._connect = connect
+        self._connect = connect or _imap_connect
         self.stopped = threading.Event()
         self.ready = threading.Event()  # selected and waiting in IDLE
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,7 +19,6 @@ from tuimail.model.folder import Folder
 from tuimail.model.mailbox import FolderStatus
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import AuthError, ConnectError, MailError, MailTimeout
-from tuimail.protocols.imap import ImapSession
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.ui.render import inert, line
 from tuimail.ui.screens.password import PasswordScreen
@@ -31,9 +31,13 @@ from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.folders import POP3_INBOX, FolderList
 from tuimail.ui.widgets.pane_messages import FirstScreenShown, FolderCounts
 
-FIRST_SCREEN_WAIT = 3.0
-INBOX = Folder.from_list("INBOX", None, ())  # always there (RFC 3501): opened before LIST answers  # seconds the folder listing waits for the INBOX's first screen
 from tuimail.ui.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from tuimail.protocols.imap import ImapSession
+
+FIRST_SCREEN_WAIT = 3.0  # seconds the folder listing waits for the INBOX's first screen
+INBOX = Folder.from_list("INBOX", None, ())  # always there (RFC 3501): opened before LIST answers
 
 
 @dataclass
@@ -158,6 +162,8 @@ class MainScreen(Screen[None]):
             self._first_screen.wait(FIRST_SCREEN_WAIT)
             if worker.is_cancelled:
                 return
+            from tuimail.protocols.imap import ImapSession  # off the first frame's path
+
             with ImapSession.connect(account, password) as session:
                 folders = session.list_folders()
                 if not worker.is_cancelled:
@@ -173,7 +179,7 @@ class MainScreen(Screen[None]):
         if not worker.is_cancelled:
             self.post_message(result)
 
-    def _count_folders(self, session: ImapSession, account: str, folders: list[Folder]) -> None:
+    def _count_folders(self, session: "ImapSession", account: str, folders: list[Folder]) -> None:
         """STATUS of each folder after the list is shown, on the listing worker's session."""
         worker = get_current_worker()
         for folder in folders:

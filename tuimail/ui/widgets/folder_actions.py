@@ -5,6 +5,7 @@ only by what the server answers (FolderSync's events), applied by FolderPane.app
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,13 +21,21 @@ from tuimail.store.opener import OpenError, launch, opener_argv
 from tuimail.ui.connection import JobFailed
 from tuimail.ui.screens.confirm import ConfirmScreen
 from tuimail.ui.screens.folder_picker import FolderPicker
-from tuimail.ui.screens.message import MessageScreen
 from tuimail.ui.screens.save import SaveDialog
 from tuimail.ui.widgets.pane_messages import (ActionDone, FolderCounts, OpenerExited, SaveDone,
                                               SaveProgress)
 
 if TYPE_CHECKING:
+    from tuimail.ui.screens.message import MessageScreen
     from tuimail.ui.widgets.folder_pane import FolderPane
+
+
+def reader_on_top(app) -> "MessageScreen | None":
+    """The reader when it is the top screen. Its module loads when a message is first opened,
+    not at start-up: until then no reader can be on top."""
+    module = sys.modules.get("tuimail.ui.screens.message")
+    screen = app.screen
+    return screen if module is not None and isinstance(screen, module.MessageScreen) else None
 
 
 class FolderActions:
@@ -158,8 +167,8 @@ class FolderActions:
     def on_action_done(self: "FolderPane", message: ActionDone) -> None:
         if self.apply_events(message.events, message.removed) is not None and self.view is None:
             self._title(message.text)
-        screen = self.app.screen
-        if isinstance(screen, MessageScreen):
+        screen = reader_on_top(self.app)
+        if screen is not None:
             if screen.summary.uid in message.removed:
                 screen.dismiss(None)
             else:
@@ -168,14 +177,15 @@ class FolderActions:
         self.refresh_counts(*message.recount)
 
     def _reader_flags(self: "FolderPane", uid: int, flags: frozenset[str]) -> None:
-        screen = self.app.screen
-        if isinstance(screen, MessageScreen) and screen.summary.uid == uid:
+        screen = reader_on_top(self.app)
+        if screen is not None and screen.summary.uid == uid:
             screen.set_summary(screen.summary.with_flags(flags))
 
     def on_job_failed(self: "FolderPane", message: JobFailed) -> None:
         self._status(f"{message.what}: {message.reason}", "error")
-        if isinstance(self.app.screen, MessageScreen):
-            self.app.screen.status.show(f"{message.what}: {message.reason}", "error")
+        screen = reader_on_top(self.app)
+        if screen is not None:
+            screen.status.show(f"{message.what}: {message.reason}", "error")
 
     # Counts -----------------------------------------------------------------------------
 

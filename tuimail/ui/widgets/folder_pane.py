@@ -31,7 +31,6 @@ from tuimail.store.header_cache import HeaderCache
 from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import Connection, ConnectionStatus, FolderNews, FolderReopened, IdleWatcher
 from tuimail.ui.render import line
-from tuimail.ui.screens.message import MessageScreen
 from tuimail.ui.widgets.folder_actions import FolderActions
 from tuimail.ui.widgets.index_views import IndexViews
 from tuimail.ui.widgets.message_list import MessageList
@@ -103,9 +102,12 @@ class FolderPane(FolderActions, IndexViews, Vertical):
         head = self._head
         if head is not None and head.cached_ready.is_set():
             self.on_cached_shown(CachedShown(head.cached))  # already read: in the first frame
+            self.call_after_refresh(head.drawn.set)  # now the head start may go on to the server
         else:
             self.connection.submit("reading the cache",
                                    lambda sync: CachedShown(sync.cached(self.folder.name)), network=False)
+            if head is not None:
+                head.drawn.set()
         if head is not None:
             def adopt(_offline: FolderSync) -> Message:
                 result = head.take(HEAD_START_WAIT, stop=self.connection.stopped)
@@ -306,6 +308,8 @@ class FolderPane(FolderActions, IndexViews, Vertical):
         if SEEN not in view.summary.flags:
             self.refresh_counts()
         self._status(f"message {summary.uid}: {len(view.text):,} characters of text", "ok")
+        from tuimail.ui.screens.message import MessageScreen  # loaded on the first open, not at start
+
         self.app.push_screen(MessageScreen(replace(view, summary=summary), self, folder=self.folder.display))
 
     def apply_summary(self, summary: MessageSummary) -> None:

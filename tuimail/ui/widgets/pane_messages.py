@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
@@ -12,7 +13,9 @@ from tuimail.model.summary import MessageSummary
 from tuimail.store.folder_sync import CachedFolder, OpenedFolder
 from tuimail.store.folder_views import Threads
 from tuimail.store.head_start import HeadStartResult
-from tuimail.store.message_view import MessageView
+
+if TYPE_CHECKING:
+    from tuimail.store.message_view import MessageView  # email parsing loads on the first open
 
 
 @dataclass
