@@ -1,8 +1,9 @@
 """The INBOX's first screen, prepared while the UI toolkit loads.
 
 Starting the TUI spends a third of a second or more importing Textual and building the
-screen. HeadStart uses that time: on a thread started before the import, it reads the INBOX's
-cached rows, looks the password up, connects, selects the INBOX and fetches its first screen.
+screen. HeadStart uses that time: it reads the INBOX's cached rows, then on a thread started
+before the import it looks the password up, connects, selects the INBOX and fetches its first
+screen (with cached rows, only once the UI has drawn them).
 The UI then adopts what it finished (the live session included) instead of starting from
 nothing. Whatever it did not finish or got wrong, the UI does again its usual way, so an error
 is reported once, where the user sees every other one.
@@ -55,18 +56,23 @@ class HeadStart:
         return account.protocol is Protocol.IMAP and account.imap is not None
 
     def start(self) -> "HeadStart":
+        """Read the cached rows here (a few ms), then go on in the thread. Cold, the network is
+        the first screen's critical path: the IMAP stack is loaded here first, so that the
+        thread connects at once instead of importing side by side with the UI toolkit."""
+        try:
+            self.cached = FolderSync(None, self.cache, self.account.name).cached(self.folder)
+        except CacheError:
+            self.cached = None  # the UI reads the cache again and reports it
+        finally:
+            self.cached_ready.set()
+        if self.cached is None:
+            import tuimail.protocols.imap  # noqa: F401
         self._thread.start()
         return self
 
     def _run(self) -> None:
         result = self._result
         try:
-            try:
-                self.cached = FolderSync(None, self.cache, self.account.name).cached(self.folder)
-            except CacheError:
-                self.cached = None  # the UI reads the cache again and reports it
-            finally:
-                self.cached_ready.set()
             if self.cached is not None:
                 # Rows to show already: the UI's first frame comes before the IMAP stack loads
                 # and the TLS handshake runs, so that they do not compete with it for the GIL.
@@ -78,7 +84,7 @@ class HeadStart:
             if result.password is None:
                 result.error = "no password stored"
                 return
-            from tuimail.protocols.imap import ImapSession  # loaded here, off the UI's path
+            from tuimail.protocols.imap import ImapSession  # warm: loaded after the first frame
 
             session = ImapSession.connect(self.account, result.password)
             sync = FolderSync(session, self.cache, self.account.name)
