@@ -9,7 +9,8 @@ from tuimail.model.filenames import safe_filename
 from tuimail.store.attachments import SaveCancelled, SaveError, save_attachment
 
 HOSTILE = ["../../.bashrc", "/etc/cron.d/x", "..\\x", "C:\\x", "..", "", "a\x00b\x1b[2J.txt",
-           "x" * 300 + ".pdf", "CON", "-rf", ".hidden", "report\u202efdp.exe", "trailing...", None]
+           "x" * 300 + ".pdf", "CON", "-rf", ".hidden", "report\u202efdp.exe", "trailing...", "-..x.exe",
+           "~.-.profile", None]
 
 
 @pytest.mark.parametrize("name", HOSTILE, ids=repr)

@@ -34,7 +34,7 @@ def parse_addresses(value: str | None) -> tuple[Address, ...]:
 
     try:
         pairs = getaddresses([value.replace("\r", " ").replace("\n", " ")])
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, RecursionError):  # a To of thousands of groups
         return (Address(name=one_line(decode_header(value)), email=""),)
     found = []
     for name, addr in pairs[:MAX_ADDRESSES]:

@@ -20,8 +20,8 @@ def safe_filename(name: str | None, fallback: str = "attachment") -> str:
     text = unicodedata.normalize("NFC", text)
     # keep only the last path component, whichever separator the sender used
     text = re.split(r"[/\\]", text)[-1]
-    text = _UNSAFE.sub("_", text).strip().strip(".")
-    text = text.lstrip("-~ ").strip()
+    text = _UNSAFE.sub("_", text).strip()
+    text = text.lstrip("-~. ").rstrip(". ")  # together: "-..x" must not end up as ".x"
     if not text or set(text) <= {"_", "."}:
         text = fallback
     if _WINDOWS_RESERVED.match(text):
