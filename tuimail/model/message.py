@@ -144,12 +144,7 @@ def _part_tree(msg: Message, problems: list[str]) -> tuple[MimePart, dict[str, M
         if depth >= MAX_DEPTH:
             problems.append(f"MIME nesting deeper than {MAX_DEPTH}; inner parts not listed")
             continue
-        children = [c for c in payload if isinstance(c, Message)]
-        if part.get_content_type() == "message/rfc822":
-            sections = [part_id if c.is_multipart() else f"{part_id}.1" for c in children[:1]]
-        else:
-            sections = [f"{part_id}.{i}" if part_id else str(i) for i in range(1, len(children) + 1)]
-        stack.extend(reversed([(c, sec, depth + 1) for c, sec in zip(children, sections)]))
+        stack.extend(reversed([(c, sec, depth + 1) for c, sec in child_sections(part, part_id)]))
 
     built: dict[int, MimePart] = {}
     for part, part_id in reversed(order):
@@ -176,6 +171,16 @@ def part_text(part: MimePart, payload: bytes, transfer_decoded: bool = False) ->
         problems.append(f"body cut at {MAX_BODY_CHARS} characters")
         text = text[:MAX_BODY_CHARS]
     return strip_controls(text), problems
+
+
+def child_sections(part: Message, part_id: str) -> list[tuple[Message, str]]:
+    """A multipart's (or message/rfc822's) children with their IMAP section numbers. The
+    multipart inside a message/rfc822 part shares the part's number (RFC 3501 6.4.5)."""
+    payload = part.get_payload()
+    children = [c for c in payload if isinstance(c, Message)] if isinstance(payload, list) else []
+    if part.get_content_type() == "message/rfc822":
+        return [(c, part_id if c.is_multipart() else f"{part_id}.1") for c in children[:1]]
+    return [(c, f"{part_id}.{i}" if part_id else str(i)) for i, c in enumerate(children, 1)]
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
