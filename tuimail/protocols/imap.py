@@ -22,6 +22,7 @@ from tuimail.protocols import imap_responses as R
 from tuimail.protocols.connect import (StepHook, close_imap, imap_login, open_imap, tls_info, translate,
                                        where)
 from tuimail.protocols.errors import ConnectError, MailError, MailTimeout, ProtocolError
+from tuimail.protocols.imap_append import AppendOps
 from tuimail.protocols.imap_body import BodyOps
 from tuimail.protocols.imap_folder import FolderOps
 from tuimail.protocols.imap_idle import IdleOps
@@ -33,7 +34,7 @@ from tuimail.protocols.wire import ImapWire, Limits, WireLimit
 __all__ = ["ImapSession", "ProtocolTrace"]
 
 
-class ImapSession(FolderOps, BodyOps, IdleOps, ThreadOps):
+class ImapSession(FolderOps, BodyOps, IdleOps, ThreadOps, AppendOps):
     """Use as a context manager, or call close(). Not thread-safe: one thread at a time."""
 
     def __init__(self, client: imapclient.IMAPClient, account: Account, wire: ImapWire | None = None,

@@ -114,6 +114,13 @@ class ProtocolTrace:
                 buffer = rest
                 self._client_line(line)
 
+    def sent_data(self, data: bytes) -> None:
+        """Bytes the client wrote that are content, not commands (an SMTP message after DATA):
+        counted in full, recorded as one entry with a short preview."""
+        with self._lock:
+            self.bytes_out += len(data)
+            self._add(SENT, data[:self.literal_preview], len(data), literal=True)
+
     def received_line(self, line: bytes) -> None:
         with self._lock:
             self.bytes_in += len(line)

@@ -28,6 +28,7 @@ from typing import BinaryIO, Callable, Iterable
 
 from tuimail.model.pop3 import key_hash
 from tuimail.model.summary import MessageSummary, summary_from_json, summary_to_json
+from tuimail.store.durable import fsync_dir
 
 SCHEMA_VERSION = 1
 STALE_TMP = 36 * 3600  # Maildir convention: tmp/ files this old are leftovers
@@ -306,7 +307,7 @@ class Pop3Store:
                 (self.root / record.path).unlink()
             except FileNotFoundError:
                 pass
-            self._fsync_dir(self.root / "cur")
+            fsync_dir(self.root / "cur")
 
     # Message files ----------------------------------------------------------------------
 
@@ -333,7 +334,7 @@ class Pop3Store:
                 out.flush()
                 os.fsync(out.fileno())
             os.rename(tmp, final)
-            self._fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -386,10 +387,3 @@ class Pop3Store:
             return "local copy changed since it was stored"
         return None
 
-    @staticmethod
-    def _fsync_dir(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
