@@ -91,9 +91,13 @@ def on_first_frame(app, condition, subject: str, from_server=lambda: False) -> a
 
 async def main(mode: str, config: Path, subject: str, body: str) -> None:
     started = time.monotonic()
-    from tuimail.ui.launch import build_app  # the path `tuimail` takes, head start included
+    # the path `tuimail --config CONFIG` takes (cli.main -> launch), head start included
+    from tuimail.cli import tui_arguments
+    from tuimail.store.config_file import config_path
+    from tuimail.ui.launch import build_app
 
-    app = build_app(config)
+    args = tui_arguments(["--config", str(config)])
+    app = build_app(config_path(args.config), account=args.account)
     from tuimail.ui.screens.message import MessageScreen
     from tuimail.ui.widgets.folder_pane import FolderPane
     from tuimail.ui.widgets.message_list import MessageList
