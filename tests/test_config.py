@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tuimail.model.config import (ConfigError, Protocol, Security, dump_config, parse_config)
+from tuimail.model.config import (ConfigError, ForwardMode, Protocol, Security, dump_config, parse_config)
 from tuimail.store.config_file import config_path, load_config, save_config
 
 GOOD = """
@@ -172,6 +172,22 @@ def test_bad_open_command_is_one_line_naming_the_key(value: str, why: str):
     with pytest.raises(ConfigError) as caught:
         parse_config(f"[ui]\nopen_command = {value}\n", "c.toml")
     assert "ui.open_command" in str(caught.value) and why in str(caught.value)
+
+
+def test_forward_mode_parses_defaults_to_inline_and_round_trips():
+    assert parse_config(GOOD, "c.toml").ui.forward is ForwardMode.INLINE
+    config = parse_config('[ui]\nforward = "Attachment"\n' + GOOD, "c.toml")
+    assert config.ui.forward is ForwardMode.ATTACHMENT
+    assert 'forward = "attachment"' in dump_config(config)
+    assert parse_config(dump_config(config), "c.toml") == config
+
+
+@pytest.mark.parametrize("value, why", [('"bounce"', "expected one of: inline, attachment"),
+                                        ("true", "expected a string")])
+def test_bad_forward_mode_is_one_line_naming_the_key(value: str, why: str):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"[ui]\nforward = {value}\n", "c.toml")
+    assert "ui.forward" in str(caught.value) and why in str(caught.value)
 
 
 POP3_POLICY = """

@@ -99,3 +99,17 @@ def test_a_version_1_cache_is_migrated_keeping_its_rows(tmp_path):
     cache.set_block("a", "INBOX", 7, 3)
     assert cache.folder_state("a", "INBOX").block_lo == 3
     assert cache.uids_from("a", "INBOX", 7, 3) == [3]
+
+
+def test_addresses_are_distinct_most_frequent_first(tmp_path):
+    cache = HeaderCache(tmp_path / "h.sqlite3")
+    rows = [MessageSummary(uid=1, sender=(Address("Ann", "ann@example.test"),), to=(Address("", "bob@example.test"),)),
+            MessageSummary(uid=2, sender=(Address("", "ANN@example.test"),),
+                           cc=(Address("Cy", "cy@example.test"), Address("junk", "not-an-address"))),
+            MessageSummary(uid=3, sender=(Address("Ann", "ann@example.test"),))]
+    cache.put("a", "INBOX", 7, rows)
+    found = cache.addresses()
+    assert [email.lower() for _, email in found] == ["ann@example.test", "bob@example.test", "cy@example.test"]
+    assert found[0][0] == "Ann" and found[2] == ("Cy", "cy@example.test")
+    assert cache.addresses(limit=1) == found[:1]
+

@@ -65,7 +65,7 @@ async def test_shell_shows_accounts_and_special_use_folders(testbed, hermetic: P
         assert {roles[n] for n in SPECIAL} == {n.lower() for n in SPECIAL}
         assert "6 folders" in app.screen.query_one(StatusLine).message
 
-        await pilot.press("question_mark")
+        await pilot.press("a", "question_mark")  # from the accounts: r is Refresh (in the index, Reply)
         assert isinstance(app.screen, HelpScreen)
         help_text = "\n".join(rendered_lines(app.screen.query_one("#help-keys")))
         for expected in ("Quit", "Help", "Refresh", "? / f1"):
@@ -130,7 +130,7 @@ async def test_hostile_folder_names_from_the_server_stay_inert(clean_testbed, he
             text = "\n".join(folder_rows(app))
             for shown in names:  # "☺" travels as modified UTF-7 "&Jjo-" and is decoded
                 assert shown in text, text
-            await pilot.press("f")
+            await pilot.press("a", "f")  # from the accounts (in the index, f forwards)
             for _ in range(len(folder_rows(app))):
                 await pilot.press("enter", "down")  # selecting each one runs no action
             assert app.is_running
@@ -160,7 +160,7 @@ async def test_connection_error_is_a_readable_status_not_a_traceback(hermetic: P
         shown = "\n".join(rendered_lines(status))
         assert "127.0.0.1:1" in shown and "Traceback" not in shown and "\n" not in status.message
         assert "could not list folders" in "\n".join(folder_rows(app))
-        await pilot.press("r")  # retry: still an error, still running
+        await pilot.press("a", "r")  # retry (from the accounts: in the index r replies): still an error
         await wait_for(pilot, lambda: app.screen.query_one(StatusLine).level == "error", what="the retry")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)

@@ -270,7 +270,7 @@ async def test_switching_between_a_pop3_and_an_imap_account(clean_testbed, herme
     app = _app(hermetic, bed.config_toml(USER, protocol="pop3") + "\n" + bed.config_toml("alice"))
     async with app.run_test(size=SIZE) as pilot:
         await _pane(pilot, app, 1)
-        await pilot.press("f", "enter")  # the POP3 INBOX in the folder list: back to its pane, not IMAP
+        await pilot.press("a", "f", "enter")  # the POP3 INBOX in the folder list: back to its pane, not IMAP
         await pilot.pause(0.2)
         assert len(app.screen.query(Pop3Pane)) == 1 and not app.screen.query(FolderPane)
         assert isinstance(app.screen.focused, MessageList)

@@ -37,6 +37,11 @@ DEFAULT_SECURITY = {
 DEFAULT_TIMEOUT = 30.0
 
 
+class ForwardMode(str, Enum):
+    INLINE = "inline"  # a new message quoting the original's text
+    ATTACHMENT = "attachment"  # the original carried byte for byte as message/rfc822
+
+
 class ConfigError(Exception):
     """A config problem, worded for one line: file, account, key, what is wrong."""
 
@@ -93,6 +98,7 @@ class UiConfig:
     # "open with": the program and its arguments (shell-like quoting, run without a shell);
     # the attachment's path is added as the last argument. None: xdg-open (open on macOS).
     open_command: str | None = None
+    forward: ForwardMode = ForwardMode.INLINE  # the forward chooser's default
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ POP3_POLICY_KEYS = ("keep_on_server", "delete_after_days", "delete_on_server_whe
 _ACCOUNT_KEYS = {"email", "username", "protocol", "display_name", "password_command", "ca_file",
                  "timeout", "imap", "pop3", "smtp", "fallback", *POP3_POLICY_KEYS}
 _TOP_KEYS = {"accounts", "default_account", "ui"}
-_UI_KEYS = {"theme", "open_command"}
+_UI_KEYS = {"theme", "open_command", "forward"}
 
 
 class _Checker:
@@ -282,7 +288,8 @@ def parse_config(text: str, path: str = "config.toml") -> Config:
     ui_table = check.get(data, "ui", dict, default={})
     check.unknown(ui_table, _UI_KEYS, "ui.")
     ui = UiConfig(theme=check.get(ui_table, "theme", str, "ui.", default=UiConfig.theme),
-                  open_command=_open_command(check, ui_table))
+                  open_command=_open_command(check, ui_table),
+                  forward=check.enum(ui_table, "forward", ForwardMode, "ui.", UiConfig.forward))
     return Config(path=path, accounts=accounts, default_account=default, ui=ui)
 
 
@@ -324,6 +331,8 @@ def dump_config(config: Config) -> str:
         lines += ["[ui]", f"theme = {_toml_value(config.ui.theme)}"]
         if config.ui.open_command is not None:
             lines.append(f"open_command = {_toml_value(config.ui.open_command)}")
+        if config.ui.forward is not UiConfig.forward:
+            lines.append(f"forward = {_toml_value(config.ui.forward.value)}")
         lines.append("")
     for account in config.accounts.values():
         lines.append(f"[accounts.{account.name}]")

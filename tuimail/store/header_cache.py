@@ -225,3 +225,17 @@ class HeaderCache:
             self._db.executemany("DELETE FROM messages WHERE account=? AND folder=? AND uidvalidity=? AND uid=?",
                                  [(account, folder, uidvalidity, uid) for uid in uids])
             self._db.execute("COMMIT")
+
+    # Addresses ----------------------------------------------------------------------------
+
+    def addresses(self, limit: int = 5000) -> list[tuple[str, str]]:
+        """(name, email) of every distinct address seen in From, To or Cc of any cached
+        message, the most frequent first: the compose screen's completion source."""
+        parts = " UNION ALL ".join(
+            f"SELECT json_extract(j.value, '$[0]') AS name, json_extract(j.value, '$[1]') AS email"
+            f" FROM messages, json_each(messages.data, '$.{key}') AS j" for key in ("f", "to", "cc"))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT max(name), min(email) FROM ({parts}) WHERE email LIKE '%_@_%'"
+                " GROUP BY lower(email) ORDER BY count(*) DESC, lower(email) LIMIT ?", (limit,)).fetchall()
+        return [(str(name or ""), str(email)) for name, email in rows]

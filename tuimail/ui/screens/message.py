@@ -36,6 +36,9 @@ class ReaderController(Protocol):
     def move_message(self, screen: "MessageScreen") -> None: ...
     def copy_message(self, screen: "MessageScreen") -> None: ...
     def cancel_save(self) -> None: ...
+    def compose_message(self, screen: "MessageScreen") -> None: ...
+    def reply_message(self, screen: "MessageScreen", reply_all: bool) -> None: ...
+    def forward_message(self, screen: "MessageScreen") -> None: ...
 
 
 def _addresses(addresses: tuple[Address, ...]) -> str:
@@ -58,7 +61,12 @@ class MessageScreen(Screen[None]):
         Binding("F", "toggle_flagged", "Flag", id="message.toggle_flagged", tooltip="Toggle the \\Flagged flag"),
         Binding("d", "delete", "Delete", id="message.delete",
                 tooltip="To Trash (expunged where there is no Trash)"),
-        Binding("m", "move", "Move", id="message.move", tooltip="Move the message to another folder"),
+        Binding("r", "reply", "Reply", id="message.reply", tooltip="Reply to the sender"),
+        Binding("R", "reply_all", "Reply all", id="message.reply_all",
+                tooltip="Reply to the sender and every other recipient"),
+        Binding("f", "forward", "Forward", id="message.forward", tooltip="Forward: inline or as an attachment"),
+        Binding("m", "compose", "Compose", id="message.compose", show=False, tooltip="Write a new message"),
+        Binding("M", "move", "Move", id="message.move", tooltip="Move the message to another folder"),
         Binding("C", "copy", "Copy", id="message.copy", show=False, tooltip="Copy the message to another folder"),
         Binding("c", "cancel_save", "Cancel save", id="message.cancel_save", show=False,
                 tooltip="Stop the download in progress"),
@@ -176,6 +184,18 @@ class MessageScreen(Screen[None]):
 
     def action_toggle_flagged(self) -> None:
         self.controller.toggle_flagged(self)
+
+    def action_compose(self) -> None:
+        self.controller.compose_message(self)
+
+    def action_reply(self) -> None:
+        self.controller.reply_message(self, reply_all=False)
+
+    def action_reply_all(self) -> None:
+        self.controller.reply_message(self, reply_all=True)
+
+    def action_forward(self) -> None:
+        self.controller.forward_message(self)
 
     def action_close(self) -> None:
         self.dismiss(None)

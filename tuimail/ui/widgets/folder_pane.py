@@ -31,6 +31,7 @@ from tuimail.store.header_cache import HeaderCache
 from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import Connection, ConnectionStatus, FolderNews, FolderReopened, IdleWatcher
 from tuimail.ui.render import line
+from tuimail.ui.widgets.compose_actions import ComposeActions
 from tuimail.ui.widgets.folder_actions import FolderActions
 from tuimail.ui.widgets.index_views import IndexViews
 from tuimail.ui.widgets.message_list import MessageList
@@ -45,7 +46,7 @@ IDLE_START_DELAY = 1.0  # seconds after the first screen
 HEAD_START_WAIT = 120.0  # seconds the connection waits for a head start (it has its own timeouts)
 
 
-class FolderPane(FolderActions, IndexViews, Vertical):
+class FolderPane(ComposeActions, FolderActions, IndexViews, Vertical):
     BINDINGS = [
         Binding("N", "toggle_seen", "Read/unread", id="index.toggle_seen",
                 tooltip="Mark the highlighted message read or unread"),
@@ -53,9 +54,15 @@ class FolderPane(FolderActions, IndexViews, Vertical):
                 tooltip="Flag or unflag the highlighted message"),
         Binding("d", "delete", "Delete", id="index.delete",
                 tooltip="To Trash (expunged where there is no Trash)"),
-        Binding("m", "move", "Move", id="index.move", tooltip="Move the highlighted message to a folder"),
+        Binding("M", "move", "Move", id="index.move", tooltip="Move the highlighted message to a folder"),
         Binding("C", "copy", "Copy", id="index.copy", show=False,
                 tooltip="Copy the highlighted message to a folder"),
+        Binding("m", "compose", "Compose", id="index.compose", tooltip="Write a new message"),
+        Binding("r", "reply", "Reply", id="index.reply", tooltip="Reply to the sender of the highlighted message"),
+        Binding("R", "reply_all", "Reply all", id="index.reply_all",
+                tooltip="Reply to the sender and every other recipient"),
+        Binding("f", "forward", "Forward", id="index.forward",
+                tooltip="Forward the highlighted message: inline or as an attachment"),
         Binding("slash", "search", "Search", id="index.search",
                 tooltip="Search on the server: from: subject: words…"),
         Binding("t", "threads", "Threads", id="index.threads",

@@ -34,6 +34,7 @@ from tuimail.ui.widgets.folders import POP3_INBOX
 from tuimail.ui.widgets.message_list import MessageList
 from tuimail.ui.widgets.pane_messages import CachedShown, FirstScreenShown, FolderOpened, RowsFailed, RowsLoaded
 from tuimail.ui.widgets.pop3_actions import Pop3Actions
+from tuimail.ui.widgets.compose_actions import Pop3ComposeActions
 from tuimail.ui.widgets.pop3_messages import MaildropListed, MessageRead
 
 
@@ -52,7 +53,7 @@ def fallback_line(account: str, reason: str) -> str:
     return f"{account}: IMAP unreachable ({reason}); reading the INBOX over POP3 (fallback)"
 
 
-class Pop3Pane(Pop3Actions, Vertical):
+class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
     DEFAULT_CSS = """
     Pop3Pane { height: 1fr; }
     Pop3Pane > #pop3-title { height: 1; margin-bottom: 1; }
@@ -65,6 +66,12 @@ class Pop3Pane(Pop3Actions, Vertical):
         Binding("d", "delete", "Delete", id="pop3.delete", tooltip="Delete here (on the server if the policy says)"),
         Binding("N", "toggle_seen", "Read/unread", id="pop3.toggle_seen", tooltip="Mark read or unread (kept here)"),
         Binding("F", "toggle_flagged", "Flag", id="pop3.toggle_flagged", tooltip="Flag or unflag (kept here)"),
+        Binding("m", "compose", "Compose", id="pop3.compose", tooltip="Write a new message"),
+        Binding("r", "reply", "Reply", id="pop3.reply", tooltip="Reply to the sender of the highlighted message"),
+        Binding("R", "reply_all", "Reply all", id="pop3.reply_all",
+                tooltip="Reply to the sender and every other recipient"),
+        Binding("f", "forward", "Forward", id="pop3.forward",
+                tooltip="Forward the highlighted message: inline or as an attachment"),
     ]
 
     def __init__(self, account: Account, password: Secret | None, *, config_path: Path | None = None,
