@@ -250,3 +250,25 @@ def test_bad_pop3_policy_is_one_line_naming_the_key(old, new, words):
     assert "\n" not in message
     for word in words:
         assert word in message, message
+
+
+def test_trusted_authserv_ids_parse_default_to_empty_and_round_trip():
+    assert parse_config(GOOD, "c.toml").account("work").trusted_authserv_ids == ()
+    text = GOOD.replace('ca_file = "/path/to/ca.pem"\n',
+                        'ca_file = "/path/to/ca.pem"\ntrusted_authserv_ids = ["mx.example.test", "mx2.example.test"]\n')
+    config = parse_config(text, "c.toml")
+    assert config.account("work").trusted_authserv_ids == ("mx.example.test", "mx2.example.test")
+    assert 'trusted_authserv_ids = ["mx.example.test", "mx2.example.test"]' in dump_config(config)
+    assert parse_config(dump_config(config), "c.toml") == config
+    assert "trusted_authserv_ids" not in dump_config(parse_config(GOOD, "c.toml"))
+
+
+@pytest.mark.parametrize("value, why", [('"mx.example.test"', "expected a list"),
+                                        ('["mx.example.test", 3]', "expected a list of host names"),
+                                        ('[""]', "expected a list of host names"),
+                                        ('["mx example"]', "not an authserv-id")])
+def test_bad_trusted_authserv_ids_is_one_line_naming_the_key(value: str, why: str):
+    text = GOOD.replace('ca_file = "/path/to/ca.pem"\n', f'ca_file = "/path/to/ca.pem"\ntrusted_authserv_ids = {value}\n')
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.toml")
+    assert "trusted_authserv_ids" in str(caught.value) and why in str(caught.value)

@@ -3,27 +3,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.corpus_support import CONTROL, CORPUS, corpus_messages, needs_corpus
 from tuimail.model.message import parse_message
 from tuimail.model.mime import MimePart
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-NOT_MESSAGES = {".xml", ".json", ".md", ".py"}
-NOT_MESSAGE_NAMES = {"README.txt", "ARTISTIC-LICENSE.txt", "LICENSE", "MANIFEST.md"}
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus is absent ({CORPUS})")
-
-
-def _messages() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    return [p for p in sorted(CORPUS.rglob("*"))
-            if p.is_file() and p.suffix not in NOT_MESSAGES and p.name not in NOT_MESSAGE_NAMES
-            and "files" not in p.relative_to(CORPUS).parts]
+_messages = corpus_messages
 
 
 @needs_corpus

@@ -6,7 +6,7 @@ import time
 
 from textual.app import App
 
-from tests.test_corpus import _messages, needs_corpus
+from tests.corpus_support import corpus_messages as _messages, needs_corpus
 from tuimail.model.config import parse_config
 from tuimail.model.index import Window
 from tuimail.protocols.imap import ImapSession

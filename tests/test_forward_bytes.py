@@ -10,18 +10,17 @@ import email.policy
 import io
 import re
 from email.generator import BytesGenerator
-from pathlib import Path
 
 import pytest
 from aiosmtplib.email import flatten_message
 
+from tests.corpus_support import CORPUS, corpus_messages, needs_corpus
 from tuimail.model.compose import (Draft, build_message, forward_as_attachment, forward_inline_draft,
                                    message_bytes, needs_8bitmime, reply_draft)
 from tuimail.model.config import Account
 from tuimail.model.rfc822 import canonical_line_ends, transfer_encoding, verbatim_original
 
 ACCOUNT = Account(name="bob", email="bob@example.test", username="bob", display_name="Bob")
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 # Long folded Received hops, a DKIM signature folded the way signers fold it (its b= value must
 # survive unchanged or the signature breaks), ARC, a header over 78 characters left unfolded,
@@ -216,24 +215,15 @@ def test_the_draft_holds_the_original_untouched():
 
 # -- the shared corpus ---------------------------------------------------------------------------
 
-NOT_MESSAGES = {".xml", ".json", ".md", ".py"}
-NOT_MESSAGE_NAMES = {"README.txt", "ARTISTIC-LICENSE.txt", "LICENSE", "MANIFEST.md"}
+_corpus = corpus_messages
 
 
-def _corpus() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    return [p for p in sorted(CORPUS.rglob("*"))
-            if p.is_file() and p.suffix not in NOT_MESSAGES and p.name not in NOT_MESSAGE_NAMES
-            and "files" not in p.relative_to(CORPUS).parts]
-
-
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus is absent ({CORPUS})")
+@needs_corpus
 def test_the_corpus_is_there():
     assert len(_corpus()) >= 300
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus is absent ({CORPUS})")
+@needs_corpus
 @pytest.mark.parametrize("path", _corpus(), ids=lambda p: str(p.relative_to(CORPUS)))
 def test_every_corpus_message_can_be_replied_to_and_forwarded(path):
     raw = path.read_bytes()

@@ -11,7 +11,7 @@ from tuimail.store.config_file import config_path, load_config
 
 # Subcommand modules under tuimail/commands/; each registers itself through add_parser().
 COMMANDS = ("accounts", "doctor", "password", "folders", "listing", "read", "save", "search", "pop3",
-            "send", "reply", "forward", "outbox")
+            "send", "reply", "forward", "outbox", "headers")
 
 
 def build_parser() -> argparse.ArgumentParser:

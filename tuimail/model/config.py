@@ -84,6 +84,9 @@ class Account:
     delete_on_server_when_deleted_locally: bool = False
     max_download_size: int | None = None  # bytes; bigger messages: headers only until asked
     fallback: Protocol | None = None  # an IMAP account read over POP3 when IMAP is unreachable
+    # Authentication-Results from these authserv-ids (the user's own servers) are believed;
+    # the rest are shown as untrusted claims.
+    trusted_authserv_ids: tuple[str, ...] = ()
 
     def server(self, protocol: Protocol) -> ServerConfig | None:
         return {Protocol.IMAP: self.imap, Protocol.POP3: self.pop3, Protocol.SMTP: self.smtp}[protocol]
@@ -126,7 +129,7 @@ _SERVER_KEYS = {"host", "port", "security", "allow_plaintext_auth", "cert_finger
 POP3_POLICY_KEYS = ("keep_on_server", "delete_after_days", "delete_on_server_when_deleted_locally",
                     "max_download_size")
 _ACCOUNT_KEYS = {"email", "username", "protocol", "display_name", "password_command", "ca_file",
-                 "timeout", "imap", "pop3", "smtp", "fallback", *POP3_POLICY_KEYS}
+                 "timeout", "imap", "pop3", "smtp", "fallback", "trusted_authserv_ids", *POP3_POLICY_KEYS}
 _TOP_KEYS = {"accounts", "default_account", "ui"}
 _UI_KEYS = {"theme", "open_command", "forward"}
 
@@ -233,8 +236,22 @@ def _parse_account(path: str, name: str, table: Any) -> Account:
         imap=servers.get(Protocol.IMAP),
         pop3=servers.get(Protocol.POP3),
         smtp=servers.get(Protocol.SMTP),
+        trusted_authserv_ids=_authserv_ids(check, table),
         **pop3,
     )
+
+
+def _authserv_ids(check: _Checker, table: dict) -> tuple[str, ...]:
+    ids = check.get(table, "trusted_authserv_ids", list, default=[])
+    found: list[str] = []
+    for value in ids:
+        if not isinstance(value, str) or not value.strip():
+            raise check.fail("trusted_authserv_ids", f"expected a list of host names, got {value!r}")
+        if any(c.isspace() or ord(c) < 32 or c in ";()\"\x7f" for c in value):
+            raise check.fail("trusted_authserv_ids", f"not an authserv-id: {value!r}")
+        if value not in found:
+            found.append(value)
+    return tuple(found)
 
 
 def _pop3_policy(check: _Checker, table: dict, name: str, has_pop3: bool, protocol: Protocol) -> dict:
@@ -347,6 +364,9 @@ def dump_config(config: Config) -> str:
             value = getattr(account, key)
             if value != getattr(defaults, key):
                 lines.append(f"{key} = {_toml_value(value.value if isinstance(value, Enum) else value)}")
+        if account.trusted_authserv_ids:
+            ids = ", ".join(_toml_value(i) for i in account.trusted_authserv_ids)
+            lines.append(f"trusted_authserv_ids = [{ids}]")
         for server in account.servers():
             lines += ["", f"[accounts.{account.name}.{server.protocol.value}]",
                       f"host = {_toml_value(server.host)}", f"port = {server.port}",
