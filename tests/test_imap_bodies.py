@@ -79,6 +79,28 @@ def test_partial_fetch_returns_just_the_range(testbed):
         assert chunk == session.fetch_part(uid, "2")[10:110]
 
 
+def test_fetch_header_returns_the_header_block_alone(testbed):
+    raw = b"Received: from a.example (a.example [192.0.2.1]) by b.example; Sat, 28 Nov 2026 10:00:00 +0000\r\n" \
+          + message("Header only", BODY, attachments=[("h.bin", bytes(range(256)) * 400, "application/octet-stream")])
+    folder = deliver(testbed, raw)
+    trace = ProtocolTrace()
+    with connect(testbed, trace=trace) as session:
+        session.select(folder)
+        uid = session.uid_set(1).ranges[0][0]
+        trace.clear()
+        head = session.fetch_header(uid)
+        assert trace.commands("FETCH") == [f"UID FETCH {uid} (BODY.PEEK[HEADER])"]
+    assert head.startswith(b"Received: from a.example") and head.endswith(b"\r\n\r\n")
+    assert b"Subject: Header only" in head
+    assert b"h.bin" not in head and len(head) < 2000  # no body, no attachment
+    assert head == session_raw_head(raw)
+
+
+def session_raw_head(raw: bytes) -> bytes:
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return raw[: raw.index(b"\r\n\r\n") + 4]
+
+
 HOSTILE = [
     ('filename="../../x"', "x"),
     ("filename*=UTF-8''..%2F..%2Fevil.txt", "evil.txt"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterator
 
-from tuimail.model.message import MAX_MESSAGE_BYTES, part_text
+from tuimail.model.message import MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, part_text
 from tuimail.model.mime import MimePart
 from tuimail.model.stream_decode import TransferDecoder
 from tuimail.model.uidset import MAX_NUMBER
@@ -93,6 +93,14 @@ class BodyOps:
             payload = self.fetch_part(uid, part.part_id)
         text, more = part_text(part, payload)
         return text, problems + more
+
+    def fetch_header(self: "ImapSession", uid: int) -> bytes:
+        """The message's header block as stored (BODY.PEEK[HEADER]), for header inspection
+        without downloading the body; capped like a parsed header block."""
+        data = self.fetch_part(uid, "HEADER")
+        if len(data) > MAX_HEADER_BYTES:
+            raise ProtocolError(f"header block of UID {uid} is larger than {MAX_HEADER_BYTES} bytes", self._where)
+        return data
 
     def fetch_raw(self: "ImapSession", uid: int) -> bytes:
         """The whole message as stored (BODY.PEEK[]), for --raw and saving; capped by the wire."""

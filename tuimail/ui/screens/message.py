@@ -22,6 +22,7 @@ from tuimail.model.mime import MimePart, human_size
 from tuimail.model.summary import MessageSummary
 from tuimail.store.message_view import MessageView
 from tuimail.ui.render import inert, line
+from tuimail.ui.screens.header_actions import HEADER_BINDINGS, HeaderViews
 from tuimail.ui.widgets.message_list import format_date
 from tuimail.ui.widgets.status import StatusLine
 from tuimail.ui.widgets.text_view import TextView
@@ -39,6 +40,7 @@ class ReaderController(Protocol):
     def compose_message(self, screen: "MessageScreen") -> None: ...
     def reply_message(self, screen: "MessageScreen", reply_all: bool) -> None: ...
     def forward_message(self, screen: "MessageScreen") -> None: ...
+    def fetch_source(self, target: object, uid: int, section: str) -> None: ...
 
 
 def _addresses(addresses: tuple[Address, ...]) -> str:
@@ -50,7 +52,7 @@ def attachment_label(part: MimePart) -> str:
     return f"{name}  ({part.content_type}, {human_size(part.size)}, part {part.part_id})"
 
 
-class MessageScreen(Screen[None]):
+class MessageScreen(HeaderViews, Screen[None]):
     CSS_PATH = "../styles/message.tcss"
     BINDINGS = [
         Binding("escape,q,i", "close", "Index", id="message.close", tooltip="Back to the message list"),
@@ -72,6 +74,7 @@ class MessageScreen(Screen[None]):
                 tooltip="Stop the download in progress"),
         Binding("tab", "focus_next", "Next pane", id="message.focus_next", show=False,
                 tooltip="Move between the text and the attachments"),
+        *HEADER_BINDINGS,
     ]
 
     def __init__(self, view: MessageView, controller: ReaderController, folder: str = "") -> None:

@@ -91,6 +91,19 @@ class FolderActions:
     def copy_message(self: "FolderPane", screen: MessageScreen) -> None:
         self._pick_and_transfer(screen.summary.uid, move=False)
 
+    def fetch_source(self: "FolderPane", target: object, uid: int, section: str) -> None:
+        """The header views' source (ui/widgets/source_fetch.py): a job; SourceFetched comes back."""
+        from tuimail.ui.widgets.source_fetch import SourceFetched, describe, imap_job
+
+        self.connection.submit(f"fetching {describe(section)} of message {uid}", imap_job(target, uid, section),
+                               failed=SourceFetched(target, uid, section, None, "the fetch failed"))
+
+    def on_source_fetched(self: "FolderPane", message) -> None:
+        from tuimail.ui.widgets.source_fetch import deliver
+
+        message.stop()
+        deliver(message)
+
     # Jobs -------------------------------------------------------------------------------
 
     def _toggle(self: "FolderPane", summary: MessageSummary, flag: str) -> None:

@@ -92,6 +92,19 @@ class Pop3Actions:
     def cancel_save(self: "Pop3Pane") -> None:
         self._cancel_save.set()
 
+    def fetch_source(self: "Pop3Pane", target: object, uid: int, section: str) -> None:
+        """The header views' source, from the local copy (ui/widgets/source_fetch.py)."""
+        from tuimail.ui.widgets.source_fetch import SourceFetched, describe, pop3_job
+
+        self.connection.submit(f"reading {describe(section)} of message {uid}", pop3_job(target, uid, section),
+                               failed=SourceFetched(target, uid, section, None, "reading the local copy failed"))
+
+    def on_source_fetched(self: "Pop3Pane", message) -> None:
+        from tuimail.ui.widgets.source_fetch import deliver
+
+        message.stop()
+        deliver(message)
+
     # Jobs -------------------------------------------------------------------------------
 
     def _toggle(self: "Pop3Pane", summary: MessageSummary, flag: str) -> None:
