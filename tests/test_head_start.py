@@ -90,13 +90,13 @@ async def test_the_tui_adopts_the_head_start_session(clean_testbed, hermetic: Pa
         await wait_for(pilot, lambda: widget.index.count and widget.index.row(0) is not None,
                        what="the first row")
         assert subject[:30] in rendered_lines(widget)[0]
+        assert app.focused is widget  # the keys go to the index at once, as without a head start
         pane = app.screen.query_one(FolderPane)
         adopted = head._result.sync
         assert adopted is not None, head._result.error
         await wait_for(pilot, lambda: pane.connection._sync is not None, what="the adoption")
         assert pane.connection._sync is adopted  # no second connection for the INBOX
         assert pane.connection.folder == "INBOX"
-        widget.focus()
         await pilot.press("end")  # the adopted session fetches the oldest window
         await wait_for(pilot, lambda: widget.index.row(119) is not None, what="the oldest row")
         assert pane.connection._sync is adopted

@@ -108,7 +108,11 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         accounts = self.query_one(AccountList)
         accounts.highlight_account(self.current)
-        accounts.focus()
+        panes = self.query(FolderPane)
+        if panes:  # composed with the head start's INBOX: the index has the keys, as it would
+            panes.first().index_widget.focus()
+        else:
+            accounts.focus()
         self.open_account(self.current)
 
     def on_unmount(self) -> None:
