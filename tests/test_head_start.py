@@ -90,7 +90,8 @@ async def test_the_tui_adopts_the_head_start_session(clean_testbed, hermetic: Pa
         await wait_for(pilot, lambda: widget.index.count and widget.index.row(0) is not None,
                        what="the first row")
         assert subject[:30] in rendered_lines(widget)[0]
-        assert app.focused is widget  # the keys go to the index at once, as without a head start
+        # the keys go to the index, as without a head start
+        await wait_for(pilot, lambda: app.focused is widget, what="the index to have the focus")
         pane = app.screen.query_one(FolderPane)
         adopted = head._result.sync
         assert adopted is not None, head._result.error
