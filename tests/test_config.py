@@ -272,3 +272,27 @@ def test_bad_trusted_authserv_ids_is_one_line_naming_the_key(value: str, why: st
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "c.toml")
     assert "trusted_authserv_ids" in str(caught.value) and why in str(caught.value)
+
+
+# -- [keymap] ---------------------------------------------------------------------------------
+
+def test_keymap_parses_dotted_or_quoted_ids_and_dumps_back():
+    config = parse_config('[keymap]\nindex.next = "n , down"\n"app.help" = "f2"\n', "c.toml")
+    assert config.keymap == {"index.next": "n,down", "app.help": "f2"}
+    text = dump_config(config)
+    assert '[keymap]\napp.help = "f2"\nindex.next = "n,down"\n' in text
+    assert parse_config(text, "c.toml").keymap == config.keymap
+    assert "[keymap]" not in dump_config(parse_config("", "c.toml"))  # nothing remapped, nothing written
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ('[keymap]\nindex.nxt = "n"\n', "key 'keymap.index.nxt': unknown binding id (did you mean 'index.next'?"),
+    ('[keymap]\nindex.next = 3\n', "key 'keymap.index.next': expected keys as a string"),
+    ('[keymap]\nindex.next = "ctrl p"\n', "not a key name: 'ctrl p'"),
+    ('[keymap]\nindex.next = "n,"\n', "empty key name"),
+])
+def test_a_bad_keymap_entry_is_one_line_naming_it(text: str, complaint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.toml")
+    message = str(caught.value)
+    assert message.startswith("c.toml: ") and complaint in message and "\n" not in message

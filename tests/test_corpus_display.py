@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from textual.app import App
-
 from tests.corpus_support import corpus_messages as _messages, needs_corpus
 from tuimail.model.config import parse_config
 from tuimail.model.index import Window
@@ -14,6 +12,7 @@ from tuimail.store.folder_sync import FolderSync
 from tuimail.store.header_cache import HeaderCache
 from tuimail.store.credentials import lookup_password
 from tuimail.ui.screens.message import MessageScreen
+from tuimail.ui.themes import ThemedApp
 
 FOLDER = "Corpus"
 
@@ -49,7 +48,7 @@ async def test_every_corpus_message_displays_through_imap(clean_testbed) -> None
     assert sum(view.kind != "none" for view in views) > len(views) * 0.9
 
     started = time.monotonic()
-    app = App()
+    app = ThemedApp()  # the reader's stylesheets use tuimail's theme variables
     async with app.run_test(size=(120, 40)) as pilot:
         for view in views:
             screen = MessageScreen(view, _Reader(), folder=FOLDER)

@@ -1,12 +1,20 @@
-"""Every theme file in themes/ loads, and a broken one is reported and skipped."""
+"""Every theme file in themes/ loads with readable mail colours, ships in the wheel, and a broken
+one (shipped or the user's) is reported once and skipped."""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from textual.app import App
+from textual.color import Color
 
-from tuimail.ui.themes import THEMES_DIR, ThemeError, install_themes, load_theme_file, load_themes
+from tuimail.ui.themes import (MAIL_VARIABLES, THEMES_DIR, ThemedApp, ThemeError, install_themes, load_theme_file,
+                               load_themes, mail_variable_defaults, user_themes_dir)
+from tuimail.ui.widgets.text_view import TextView
 
 THEME_FILES = sorted(THEMES_DIR.glob("*.toml"))
 
@@ -69,3 +77,132 @@ async def test_app_uses_configured_theme_and_warns_about_unknown(tmp_path: Path)
         problems = install_themes(app, "no-such-theme")
         assert app.theme == "tuimail-dark"
         assert problems == ["theme 'no-such-theme' is not known; using tuimail-dark"]
+
+
+# -- what ships, contrast, user themes, the wheel -----------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _luminance(colour: Color) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    return 0.2126 * channel(colour.r) + 0.7152 * channel(colour.g) + 0.0722 * channel(colour.b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 to 21."""
+    high, low = sorted((_luminance(Color.parse(a)), _luminance(Color.parse(b))), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_at_least_four_themes_ship_light_dark_high_contrast_and_ansi() -> None:
+    themes = {t.name: t for t in map(load_theme_file, THEME_FILES)}
+    assert len(themes) >= 4
+    assert themes["tuimail-light"].dark is False and themes["tuimail-dark"].dark is True
+    assert "tuimail-high-contrast" in themes
+    ansi = themes["tuimail-ansi"]
+    assert ansi.ansi is True  # Textual sends the terminal's own colour codes, not RGB
+    assert all(Color.parse(v).ansi is not None for v in (ansi.primary, ansi.foreground, ansi.background))
+
+
+@pytest.mark.parametrize("path", THEME_FILES, ids=lambda p: p.name)
+def test_every_shipped_theme_sets_readable_mail_colours(path: Path) -> None:
+    theme = load_theme_file(path)
+    variables = {**mail_variable_defaults(theme), **theme.variables}
+    assert set(MAIL_VARIABLES) <= set(variables)
+    colours = {name: variables[name] for name in MAIL_VARIABLES}
+    for value in colours.values():
+        Color.parse(value)
+    if theme.ansi:  # the terminal's palette decides; every mail colour must be one of its own
+        assert all(Color.parse(v).ansi is not None for v in colours.values()), colours
+        return
+    base = theme.to_color_system().generate()
+    background = base["background"]
+    strict = "high-contrast" in theme.name
+    assert contrast(base["foreground"], background) >= (7 if strict else 4.5)
+    for name, value in colours.items():
+        dimmed = name in ("mail-deleted", "mail-quote-3")  # meant to recede, still legible
+        floor = 7 if strict and not dimmed else 4.5 if strict else 2.5 if dimmed else 3
+        assert contrast(value, background) >= floor, (name, value, background)
+
+
+def test_theme_file_variables_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text('name = "t"\nprimary = "#336699"\n[variables]\nmail-unred = "#ffffff"\n')
+    with pytest.raises(ThemeError, match="unknown key 'variables.mail-unred'"):
+        load_theme_file(path)
+    path.write_text('name = "t"\nprimary = "#336699"\n[variables]\nmail-unread = "bright"\n')
+    with pytest.raises(ThemeError, match="not a colour"):
+        load_theme_file(path)
+
+
+async def test_mail_variables_reach_the_widgets() -> None:
+    from textual.content import Content
+    from textual.widgets import Static
+
+    from tuimail.ui.screens.message import HEADER_NAME
+
+    class Reader(ThemedApp):
+        def compose(self):
+            yield Static(Content.styled("From", HEADER_NAME))  # Content styles resolve them too
+            yield TextView("> one\n> > two\n>>> three")
+
+    app = Reader()
+    async with app.run_test() as pilot:
+        assert install_themes(app, "tuimail-high-contrast") == []
+        await pilot.pause()
+        view = app.query_one(TextView)
+        colour = view.get_component_styles("text-view--quote-2").color
+        assert colour.hex.lower() == "#ff80ff"
+        header = next(iter(app.query_one(Static).render_line(0))).style
+        assert header.bold and header.color.triplet.hex == "#ffff00"
+
+
+def test_user_themes_come_from_xdg_config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert user_themes_dir() == tmp_path / "tuimail" / "themes"
+    user = user_themes_dir()
+    user.mkdir(parents=True)
+    (user / "mine.toml").write_text('name = "mine"\nprimary = "#aa3366"\n')
+    loaded = load_themes(THEMES_DIR, user)
+    assert "mine" in {t.name for t in loaded.themes} and loaded.errors == []
+
+
+async def test_a_broken_user_theme_is_reported_once_and_the_app_falls_back(tmp_path: Path) -> None:
+    from tuimail.model.config import parse_config
+    from tuimail.ui.app import TuimailApp
+
+    user = tmp_path / "themes"
+    user.mkdir()
+    (user / "broken.toml").write_text('name = "broken"\nprimary = "not a colour"\n')
+    config = parse_config('[ui]\ntheme = "broken"\n', str(tmp_path / "config.toml"))
+    app = TuimailApp(tmp_path / "config.toml", config, user_themes=user)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.theme == "tuimail-dark"
+        messages = [n.message for n in app._notifications]
+        assert sum("broken.toml" in m for m in messages) == 1, messages
+        assert any("theme 'broken' is not known" in m for m in messages), messages
+
+
+def test_the_wheel_carries_every_theme_and_stylesheet(tmp_path: Path) -> None:
+    """setuptools' build_py writes exactly the files a wheel holds; run it on a copy of the tree."""
+    tree = tmp_path / "src"
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    shutil.copytree(ROOT / "themes", tree / "themes")
+    shutil.copytree(ROOT / "tuimail", tree / "tuimail", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "build"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py",
+                           "--build-lib", str(out)], cwd=tree, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    shipped = sorted(p.name for p in (out / "tuimail" / "themes").glob("*.toml"))
+    assert shipped == sorted(p.name for p in (ROOT / "themes").glob("*.toml"))
+    assert not (out / "tuimail" / "themes").is_symlink()
+    styles = {p.name for p in (ROOT / "tuimail" / "ui" / "styles").glob("*.tcss")}
+    assert styles <= {p.name for p in (out / "tuimail" / "ui" / "styles").glob("*.tcss")}

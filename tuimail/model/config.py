@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from tuimail.model.keymap import KeymapError, dump_keymap, parse_keymap
+
 
 class Security(str, Enum):
     TLS = "tls"  # implicit TLS from the first byte
@@ -110,6 +112,7 @@ class Config:
     accounts: dict[str, Account] = field(default_factory=dict)
     default_account: str | None = None
     ui: UiConfig = field(default_factory=UiConfig)
+    keymap: dict[str, str] = field(default_factory=dict)  # binding id -> keys, for App.set_keymap
 
     def account(self, name: str | None = None) -> Account:
         """The named account, or the default one; ConfigError when there is none."""
@@ -130,7 +133,7 @@ POP3_POLICY_KEYS = ("keep_on_server", "delete_after_days", "delete_on_server_whe
                     "max_download_size")
 _ACCOUNT_KEYS = {"email", "username", "protocol", "display_name", "password_command", "ca_file",
                  "timeout", "imap", "pop3", "smtp", "fallback", "trusted_authserv_ids", *POP3_POLICY_KEYS}
-_TOP_KEYS = {"accounts", "default_account", "ui"}
+_TOP_KEYS = {"accounts", "default_account", "ui", "keymap"}
 _UI_KEYS = {"theme", "open_command", "forward"}
 
 
@@ -307,7 +310,11 @@ def parse_config(text: str, path: str = "config.toml") -> Config:
     ui = UiConfig(theme=check.get(ui_table, "theme", str, "ui.", default=UiConfig.theme),
                   open_command=_open_command(check, ui_table),
                   forward=check.enum(ui_table, "forward", ForwardMode, "ui.", UiConfig.forward))
-    return Config(path=path, accounts=accounts, default_account=default, ui=ui)
+    try:
+        keymap = parse_keymap(check.get(data, "keymap", dict, default={}))
+    except KeymapError as exc:
+        raise check.fail(exc.key, exc.message) from None
+    return Config(path=path, accounts=accounts, default_account=default, ui=ui, keymap=keymap)
 
 
 def _open_command(check: _Checker, table: dict) -> str | None:
@@ -351,6 +358,7 @@ def dump_config(config: Config) -> str:
         if config.ui.forward is not UiConfig.forward:
             lines.append(f"forward = {_toml_value(config.ui.forward.value)}")
         lines.append("")
+    lines += dump_keymap(config.keymap)
     for account in config.accounts.values():
         lines.append(f"[accounts.{account.name}]")
         for key in ("email", "username", "protocol", "display_name", "password_command", "ca_file", "timeout"):

@@ -1,4 +1,5 @@
-"""The Textual application: themes, the first-run form or the mail shell, and app-wide keys."""
+"""The Textual application: themes, keymap, command palette, the first-run form or the mail
+shell, and app-wide keys."""
 from __future__ import annotations
 
 import sys
@@ -10,39 +11,47 @@ from textual.binding import Binding
 
 from tuimail.model.config import Config
 from tuimail.model.secret import Secret
+from tuimail.ui.palette import MailCommands
 from tuimail.ui.screens.help import HelpScreen, bindings_of
 from tuimail.ui.screens.main import MainScreen
-from tuimail.ui.themes import THEMES_DIR, install_themes
+from tuimail.ui.themes import THEMES_DIR, ThemedApp, install_themes, user_themes_dir
 
 if TYPE_CHECKING:
     from tuimail.store.head_start import HeadStart
 
 
-class TuimailApp(App[None]):
+class TuimailApp(ThemedApp):
     """With a config, the mail shell; without one (or with no accounts), the setup form first."""
 
     TITLE = "tuimail"
     CSS_PATH = "styles/app.tcss"
-    ENABLE_COMMAND_PALETTE = False
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {MailCommands}
     BINDINGS = [
+        Binding("ctrl+p", "command_palette", "Commands", id="app.palette", priority=True,
+                tooltip="Search every command: folders, accounts, compose, themes, keys"),
         Binding("q", "leave", "Quit", id="app.quit", tooltip="Leave tuimail"),
         Binding("question_mark,f1", "help", "Help", id="app.help",
                 tooltip="Show the keys that work here"),
     ]
 
     def __init__(self, config_path: Path, config: Config | None, *, account: str | None = None,
-                 themes_dir: Path = THEMES_DIR, head_start: "HeadStart | None" = None) -> None:
+                 themes_dir: Path = THEMES_DIR, user_themes: Path | None = None,
+                 head_start: "HeadStart | None" = None) -> None:
         super().__init__()
         self.head_start = head_start  # the INBOX being prepared since before Textual loaded
         self.config_path = config_path
         self.config = config
         self._account = account
         self._themes_dir = themes_dir
+        self._user_themes = user_themes if user_themes is not None else user_themes_dir()
 
     def on_mount(self) -> None:
         wanted = self.config.ui.theme if self.config else None
-        for problem in install_themes(self, wanted, self._themes_dir):
+        for problem in install_themes(self, wanted, self._themes_dir, self._user_themes):
             self.notify(problem, title="Theme", severity="warning", markup=False)
+        if self.config is not None and self.config.keymap:
+            self.set_keymap(self.config.keymap)  # ids checked when the config was read
         if self.config is not None and self.config.accounts:
             self.push_screen(MainScreen(self.config, account=self._account, head_start=self.head_start))
         else:

@@ -7,6 +7,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
@@ -21,12 +22,15 @@ class KeyHelp:
     description: str
     tooltip: str
     where: str  # which part of the screen owns it
+    binding_id: str = ""  # what [keymap] in the config calls it
+    action: str = ""
+    node: DOMNode | None = None  # where the action runs (the command palette runs it there)
 
 
 def bindings_of(screen: Screen) -> list[KeyHelp]:
     """The described bindings active on screen, keys of one binding merged onto one row."""
     rows: dict[tuple[str, str], list[str]] = {}
-    info: dict[tuple[str, str], tuple[str, str, str]] = {}
+    info: dict[tuple[str, str], tuple] = {}
     for active in screen.active_bindings.values():
         binding = active.binding
         # Textual's own editing keys (show=False, no id) would drown the few that matter; ours
@@ -42,7 +46,8 @@ def bindings_of(screen: Screen) -> list[KeyHelp]:
         if display not in rows[key]:
             rows[key].append(display)
         if key not in info or (binding.id and binding.tooltip):
-            info[key] = (binding.description, binding.tooltip, where)
+            info[key] = (binding.description, binding.tooltip, where, binding.id or "", binding.action,
+                         active.node)
     order = {"this screen": 0, "everywhere": 2}
     result = [KeyHelp(" / ".join(keys), *info[key]) for key, keys in rows.items()]
     return sorted(result, key=lambda row: order.get(row.where, 1))
@@ -60,9 +65,12 @@ def help_content(rows: list[KeyHelp]) -> Content:
             (row.keys.ljust(width), "bold $accent"),
             inert(row.description.ljust(22)),
             inert(row.tooltip, "dim"),
+            inert(f"  [{row.binding_id}]" if row.binding_id else "", "dim italic"),
         ))
     lines.append(Content(""))
     lines.append(Content.styled("Tab moves between panes; Enter opens the highlighted entry.", "dim"))
+    lines.append(Content.styled("Ctrl+P: every command. Change a key in the config: [keymap] index.next = \"n\"",
+                                "dim"))
     return Content("\n").join(lines)
 
 

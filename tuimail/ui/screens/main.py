@@ -276,16 +276,35 @@ class MainScreen(Screen[None]):
             self.open_account(event.option_id)
             self.query_one(FolderList).focus()
 
+    def switch_account(self, name: str) -> None:
+        """As if name were chosen in the account list (the command palette's way in)."""
+        self.query_one(AccountList).highlight_account(name)
+        self.open_account(name)
+        self.query_one(FolderList).focus()
+
+    def listed_folders(self) -> list[Folder]:
+        return list(self.query_one(FolderList).folders)
+
+    def open_pane(self):
+        """The open folder's pane (IMAP or POP3), or None."""
+        panes = [child for child in self.query_one("#content").children if hasattr(child, "start_compose")]
+        return panes[0] if panes else None
+
     @on(OptionList.OptionSelected, "#folders")
     def _folder_chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option_id is not None:
+            self.open_listed_folder(int(event.option_id))
+
+    def open_listed_folder(self, index: int) -> None:
+        """Open the folder list's entry index, as Enter on it does."""
         folders = self.query_one(FolderList).folders
-        if event.option_id is None or not folders:
+        if not folders:
             return
         if folders[0].display == POP3_INBOX:  # POP3's one mailbox (an account's, or a fallback's)
             from tuimail.ui.screens.main_pop3 import show_pop3
             show_pop3(self, self.config.accounts[self.current])
             return
-        self.open_folder(folders[int(event.option_id)])
+        self.open_folder(folders[index])
 
     def open_folder(self, folder: Folder, note: str = "", need_password: bool = True) -> None:
         """Show folder's lazy index in the content area, replacing any open folder."""

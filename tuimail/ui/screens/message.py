@@ -52,6 +52,9 @@ def attachment_label(part: MimePart) -> str:
     return f"{name}  ({part.content_type}, {human_size(part.size)}, part {part.part_id})"
 
 
+HEADER_NAME = "bold $mail-header-name"  # a theme variable (ui/themes.py)
+
+
 class MessageScreen(HeaderViews, Screen[None]):
     CSS_PATH = "../styles/message.tcss"
     BINDINGS = [
@@ -90,15 +93,15 @@ class MessageScreen(HeaderViews, Screen[None]):
     def compose(self) -> ComposeResult:
         s = self.summary
         with Vertical(id="headers"):
-            yield Static(line(("From     ", "bold"), _addresses(s.sender)), markup=False, id="h-from")
-            yield Static(line(("To       ", "bold"), _addresses(s.to)), markup=False, id="h-to")
+            yield Static(line(("From     ", HEADER_NAME), _addresses(s.sender)), markup=False, id="h-from")
+            yield Static(line(("To       ", HEADER_NAME), _addresses(s.to)), markup=False, id="h-to")
             if s.cc:
-                yield Static(line(("Cc       ", "bold"), _addresses(s.cc)), markup=False, id="h-cc")
+                yield Static(line(("Cc       ", HEADER_NAME), _addresses(s.cc)), markup=False, id="h-cc")
             date = format_date(s.date) if s.date else "—"
             full = s.date.strftime("%a, %d %b %Y %H:%M:%S %z") if s.date else ""
-            yield Static(line(("Date     ", "bold"), f"{full}  ({date})" if full else date),
+            yield Static(line(("Date     ", HEADER_NAME), f"{full}  ({date})" if full else date),
                          markup=False, id="h-date")
-            yield Static(line(("Subject  ", "bold"), (s.subject or "(no subject)", "bold")),
+            yield Static(line(("Subject  ", HEADER_NAME), (s.subject or "(no subject)", "bold")),
                          markup=False, id="h-subject")
             yield Static(self._flags_line(), markup=False, id="h-flags")
         if self.view.attachments:
@@ -132,7 +135,7 @@ class MessageScreen(HeaderViews, Screen[None]):
     def _flags_line(self):
         s = self.summary
         marks = [name for name, on in (("read", s.seen), ("flagged", s.flagged), ("answered", s.answered)) if on]
-        return line(("Flags    ", "bold"), ", ".join(marks) or "unread")
+        return line(("Flags    ", HEADER_NAME), ", ".join(marks) or "unread")
 
     def set_summary(self, summary: MessageSummary) -> None:
         """The flags changed on the server: show them."""

@@ -94,11 +94,12 @@ def timeline(route: Route, width: int = BAR_WIDTH) -> list[Content]:
         if hop.delay is None:
             rows.append(line(label, ("·", "dim"), ("  (no time)" if hop.when is None else "  (start)", "dim")))
         elif hop.delay < timedelta(0):
-            rows.append(line(label, ("◀ ", "$error"), (f"{human(hop.delay)} (clock goes backwards)", "$error")))
+            rows.append(line(label, ("◀ ", "$mail-route-backwards"),
+                             (f"{human(hop.delay)} (clock goes backwards)", "$mail-route-backwards")))
         else:
             size = 0 if not longest else round(width * hop.delay / longest)
             bar = "█" * size if size else "▏"
-            rows.append(line(label, (bar, "$accent"), f" {human(hop.delay)}"))
+            rows.append(line(label, (bar, "$mail-route-bar"), f" {human(hop.delay)}"))
     return rows
 
 

@@ -73,11 +73,11 @@ class MessageList(ScrollView, can_focus=True):
     MessageList { height: 1fr; }
     MessageList > .message-list--cursor { background: $accent 40%; }
     MessageList:focus > .message-list--cursor { background: $accent; color: $text; }
-    MessageList > .message-list--unread { text-style: bold; }
-    MessageList > .message-list--flagged { color: $warning; }
+    MessageList > .message-list--unread { text-style: bold; color: $mail-unread; }
+    MessageList > .message-list--flagged { color: $mail-flagged; }
     MessageList > .message-list--placeholder { color: $text-muted; }
     MessageList > .message-list--dim { color: $text-muted; }
-    MessageList > .message-list--deleted { color: $text-muted; text-style: strike; }
+    MessageList > .message-list--deleted { color: $mail-deleted; text-style: strike; }
     """
     BINDINGS = [
         Binding("down,j", "cursor_down", "Next", id="index.next", show=False, tooltip="Next message"),

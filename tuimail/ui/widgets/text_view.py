@@ -33,12 +33,26 @@ def wrap_line(line: str, width: int) -> list[str]:
     return rows
 
 
+def quote_depth(line: str) -> int:
+    """How many levels of "> " quoting line starts with (">> a" and "> > a" are both 2)."""
+    depth = 0
+    for char in line:
+        if char == ">":
+            depth += 1
+        elif char != " " or not depth:
+            break
+    return depth
+
+
 class TextView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     TextView { height: 1fr; }
-    TextView > .text-view--quote { color: $text-muted; }
+    TextView > .text-view--quote { color: $mail-quote-1; }
+    TextView > .text-view--quote-2 { color: $mail-quote-2; }
+    TextView > .text-view--quote-3 { color: $mail-quote-3; }
     """
-    COMPONENT_CLASSES = {"text-view--quote"}
+    COMPONENT_CLASSES = {"text-view--quote", "text-view--quote-2", "text-view--quote-3"}
+    QUOTE_CLASSES = ("text-view--quote", "text-view--quote-2", "text-view--quote-3")
     BINDINGS = [
         Binding("down,j", "scroll_down", "Down", id="text.down", show=False, tooltip="Scroll one line down"),
         Binding("up,k", "scroll_up", "Up", id="text.up", show=False, tooltip="Scroll one line up"),
@@ -86,8 +100,9 @@ class TextView(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         number, text = self._rows[row]
         style = base
-        if self._lines[number].startswith(">"):
-            style = base + self.get_component_rich_style("text-view--quote")
+        depth = quote_depth(self._lines[number])
+        if depth:
+            style = base + self.get_component_rich_style(self.QUOTE_CLASSES[min(depth, 3) - 1])
         return Strip([Segment(set_cell_size(text, width), style)], width)
 
     def action_page_down(self) -> None:
