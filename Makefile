@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd openssl
+APT_PACKAGES := dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd openssl tmux  # tmux: the pty test (tests/test_security_pty.py)
 DEMO_DIR ?= .demo
 DEMO_MESSAGES ?= 300
 BENCH_PACKAGES := tmux neomutt aerc

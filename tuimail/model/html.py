@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+import time
 
 MAX_HTML_CHARS = 1_000_000  # html2text is linear-ish but slow; beyond this, strip tags instead
+MAX_HTML_SECONDS = 2.0  # nested lists or quotes make html2text quadratic: past this, strip tags
+MAX_HTML_OUTPUT = 4_000_000  # characters html2text may produce (each nested <li> indents deeper)
+_FEED_CHUNK = 8192  # the time limit is checked between chunks of this many characters
 _TAG = re.compile(r"<[^>]{0,4096}>")
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
@@ -22,20 +26,51 @@ def _converter():
     return conv
 
 
+class _OverLimit(Exception):
+    pass
+
+
+def _convert(html: str, seconds: float) -> str:
+    """html2text fed in chunks, giving up once it runs past seconds or produces too much."""
+    conv = _converter()
+    produced = 0
+    keep = conv.outtextf
+
+    def out(text: str) -> None:
+        nonlocal produced
+        produced += len(text)
+        if produced > MAX_HTML_OUTPUT:
+            raise _OverLimit(f"HTML converts to over {MAX_HTML_OUTPUT} characters")
+        keep(text)
+
+    conv.out = out
+    conv.start = True
+    deadline = time.monotonic() + seconds
+    for start in range(0, len(html), _FEED_CHUNK):
+        conv.feed(html[start:start + _FEED_CHUNK])
+        if time.monotonic() > deadline:
+            raise _OverLimit(f"HTML conversion took over {seconds:g} s")
+    conv.feed("")
+    return conv.optwrap(conv.finish())
+
+
 def _strip_tags(html: str) -> str:
     text = _SCRIPT.sub(" ", html)
     text = re.sub(r"(?i)<br\s*/?>|</p\s*>|</div\s*>|</tr\s*>", "\n", text)
     return htmllib.unescape(_TAG.sub("", text))
 
 
-def html_to_text(html: str) -> tuple[str, list[str]]:
+def html_to_text(html: str, seconds: float = MAX_HTML_SECONDS) -> tuple[str, list[str]]:
     """Readable text for an HTML body, plus any problems met. Never raises."""
     problems: list[str] = []
     if len(html) > MAX_HTML_CHARS:
         problems.append(f"HTML over {MAX_HTML_CHARS} characters: tags stripped instead of converted")
         return _strip_tags(html[: MAX_HTML_CHARS * 4]), problems
     try:
-        return _converter().handle(html), problems
+        return _convert(html, seconds), problems
+    except _OverLimit as exc:
+        problems.append(f"{exc}: tags stripped instead of converted")
+        return _strip_tags(html), problems
     except (RecursionError, ValueError, AssertionError, IndexError, KeyError, TypeError) as exc:
         problems.append(f"HTML could not be converted ({type(exc).__name__}); tags stripped")
         return _strip_tags(html), problems

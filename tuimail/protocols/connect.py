@@ -329,6 +329,7 @@ async def smtp_login(smtp: aiosmtplib.SMTP, account: Account, server: ServerConf
 
 async def close_smtp(smtp: aiosmtplib.SMTP) -> None:
     """QUIT and close; never raises."""
+    transport = smtp.transport
     try:
         if smtp.is_connected:
             await smtp.quit()
@@ -336,6 +337,10 @@ async def close_smtp(smtp: aiosmtplib.SMTP) -> None:
         pass
     finally:
         smtp.close()
+        # close() waits for TLS close_notify, which a server flooding us never sends: the
+        # socket would outlive the session. QUIT has been answered (or failed): drop it now.
+        if transport is not None:
+            transport.abort()
 
 
 # ---------------------------------------------------------------- TLS details

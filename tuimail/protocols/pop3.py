@@ -17,7 +17,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from tuimail.model.config import Account, Protocol
+from tuimail.model.config import Account, Protocol, Security
 from tuimail.model.secret import Secret
 from tuimail.protocols.connect import (_PLAINTEXT_REFUSED, StepHook, _phase, close_pop3, open_pop3,
                                        tls_info, translate, where)
@@ -75,7 +75,9 @@ class Pop3Session:
         at = where(server)
         welcome = pop.welcome if isinstance(pop.welcome, bytes) else b""
         wire = Pop3Wire(pop.sock, timeout, at, trace, limits)
-        session = cls(pop, account, wire, wire_text(welcome))
+        # A STARTTLS greeting came before TLS: anyone on the path wrote it, so it is not kept (case 7)
+        trusted = wire_text(welcome) if server.security is not Security.STARTTLS else ""
+        session = cls(pop, account, wire, trusted)
         session.disabled = frozenset(c.upper() for c in disable)
         try:
             if trace is not None:
