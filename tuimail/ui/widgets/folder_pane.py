@@ -115,7 +115,15 @@ class FolderPane(ComposeActions, FolderActions, IndexViews, Vertical):
                                    lambda sync: CachedShown(sync.cached(self.folder.name)), network=False)
             if head is not None:
                 head.drawn.set()
-        if head is not None:
+        if head is not None and head.done.is_set():
+            # finished before the first frame: its rows go into that frame, not one or two later
+            result = head.take(0)
+            if result.sync is not None:
+                sync = result.sync
+                self.connection.submit("taking over the head start",
+                                       lambda _offline: self.connection.adopt(sync, self.folder.name), network=False)
+            self.on_head_start_taken(HeadStartTaken(result))
+        elif head is not None:
             def adopt(_offline: FolderSync) -> Message:
                 result = head.take(HEAD_START_WAIT, stop=self.connection.stopped)
                 if result.sync is not None:
