@@ -215,16 +215,13 @@ def test_the_draft_holds_the_original_untouched():
 
 # -- the shared corpus ---------------------------------------------------------------------------
 
-_corpus = corpus_messages
-
-
 @needs_corpus
 def test_the_corpus_is_there():
-    assert len(_corpus()) >= 300
+    assert len(corpus_messages()) >= 300
 
 
 @needs_corpus
-@pytest.mark.parametrize("path", _corpus(), ids=lambda p: str(p.relative_to(CORPUS)))
+@pytest.mark.parametrize("path", corpus_messages(), ids=lambda p: str(p.relative_to(CORPUS)))
 def test_every_corpus_message_can_be_replied_to_and_forwarded(path):
     raw = path.read_bytes()
     for draft in (reply_draft(raw, ACCOUNT, reply_all=True),

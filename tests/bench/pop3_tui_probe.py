@@ -9,7 +9,7 @@ the local store, before open() answered; "server": after it), whether a POP3 ses
 logged in by then, in-process seconds, RSS. Before that, ROWS_MARK when open()'s rows reach
 the pane, just before it asks for the full UIDL/LIST in the background (which may land before
 the frame is painted): the bytes at that mark are what the first screen needed. The same
-technique as tui_probe.py (the IMAP probe), which this file leaves alone.
+technique as tui_probe.py (the IMAP probe), whose frame hook and RSS reading it uses.
 """
 from __future__ import annotations
 
@@ -19,22 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-FIRST_ROWS = 50
+from tests.bench.tui_probe import FIRST_ROWS, SIZE, on_first_frame, rss
+
 ROWS_MARK = "pop3-probe: rows from the server"
 
 
-def rss() -> dict[str, float]:
-    figures = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            figures[key] = int(value.split()[0]) / 1000
-    return {"rss_mb": figures.get("VmRSS", 0.0), "peak_rss_mb": figures.get("VmHWM", 0.0)}
-
-
 async def main(config: Path, subject: str) -> None:
-    from tuimail.store.config_file import load_config
-    from tuimail.ui.app import TuimailApp
+    from tuimail.ui.launch import build_app  # the path `tuimail --config CONFIG` takes
     from tuimail.ui.widgets.pop3_pane import Pop3Pane
 
     opened = Pop3Pane.on_folder_opened
@@ -45,8 +36,7 @@ async def main(config: Path, subject: str) -> None:
 
     Pop3Pane.on_folder_opened = on_folder_opened
     started = time.monotonic()
-    app = TuimailApp(config, load_config(config))
-    shown = asyncio.Event()
+    app = build_app(config)
     seen: dict[str, object] = {}
 
     def painted() -> bool:
@@ -61,17 +51,8 @@ async def main(config: Path, subject: str) -> None:
         seen["logged_in"] = int(getattr(panes.first().connection, "_sessions", 0) > 0)
         return True
 
-    original = app._display
-
-    def display(screen, renderable) -> None:
-        original(screen, renderable)
-        if renderable is not None and not shown.is_set() and painted():
-            print(subject, flush=True)
-            seen["at"] = time.monotonic()
-            shown.set()
-
-    app._display = display
-    async with app.run_test(size=(200, 60)) as pilot:
+    shown = on_first_frame(app, painted, subject)
+    async with app.run_test(size=SIZE) as pilot:
         try:
             await asyncio.wait_for(shown.wait(), 120)
         except asyncio.TimeoutError:
@@ -81,7 +62,7 @@ async def main(config: Path, subject: str) -> None:
         if not any(subject in line for line in lines):
             raise SystemExit(f"pop3_tui_probe: the newest subject is not on top: {lines[:2]}")
         print(json.dumps({"source": seen["source"], "logged_in_at_frame": seen["logged_in"],
-                          "in_process_seconds": seen["at"] - started,
+                          "in_process_seconds": shown.at - started,
                           "rows": widget.index.count, **rss()}), flush=True)
         await pilot.press("q")
 

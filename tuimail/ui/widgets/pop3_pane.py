@@ -26,6 +26,7 @@ from tuimail.model.summary import DELETED
 from tuimail.store.folder_sync import OpenedFolder
 from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import ConnectionStatus, JobFailed
+from tuimail.ui.layout import first_rows
 from tuimail.ui.pop3_connection import Pop3Connection, MaildropReopened, WatchedPop3Sync
 from tuimail.ui.render import line
 from tuimail.ui.screens.password import PasswordScreen
@@ -120,7 +121,7 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
         self.connection.stop()
 
     def _open(self) -> None:
-        first = max(self.app.size.height - 6, 10)  # the rows that fit
+        first = first_rows(self.app.size.height)  # the rows that fit
         connection = self.connection
 
         def job(sync: WatchedPop3Sync) -> Message:
