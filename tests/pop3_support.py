@@ -96,7 +96,7 @@ security = "plain"
 allow_plaintext_auth = true
 """).account("fake")
 
-    def connect(self, trace: ProtocolTrace | None = None, limits: Pop3Limits = Pop3Limits(),
+    def connect(self, trace: ProtocolTrace | None = None, limits: Pop3Limits | None = None,
                 **overrides) -> Pop3Session:
         return Pop3Session.connect(self.account(**overrides), Secret("pw"), trace=trace, limits=limits)
 

@@ -16,7 +16,7 @@ from tuimail.model.secret import Secret
 from tuimail.protocols.errors import ConnectError, MailTimeout, ProtocolError
 from tuimail.protocols.imap import ImapSession
 from tuimail.protocols.imap_folder import StaleUids
-from tuimail.protocols.wire import Limits, WireLimit
+from tuimail.protocols.wire import ImapLimits, WireLimit
 from tuimail.store.folder_sync import FolderSync
 
 TIMEOUT = 1.0
@@ -67,7 +67,7 @@ class FakeServer:
             self.listener.close()
 
 
-def session_for(script: Script, limits: Limits = Limits()) -> ImapSession:
+def session_for(script: Script, limits: ImapLimits | None = None) -> ImapSession:
     server = FakeServer(script)
     config = parse_config(f"""
 [accounts.x]
@@ -128,7 +128,7 @@ def test_b14_endless_lines_and_endless_responses_hit_a_cap():
 
     def many(tag, command, conn):
         conn.sendall(b"* OK again\r\n" * 5_000 + tag + b" OK done\r\n")
-    with session_for(many, Limits(max_responses=1_000)) as session:
+    with session_for(many, ImapLimits(max_responses=1_000)) as session:
         session.select("INBOX")
         assert isinstance(timed(session.noop)[0], WireLimit)
 

@@ -22,7 +22,7 @@ from tuimail.store.pop3_sync import Pop3Sync
 MESSAGES = [message(i) for i in range(1, 5)]
 
 
-def sync_with(server: FakePop3, root, limits: Pop3Limits = Pop3Limits(), trace=None, **policy) -> Pop3Sync:
+def sync_with(server: FakePop3, root, limits: Pop3Limits | None = None, trace=None, **policy) -> Pop3Sync:
     account = server.account(**policy)
     return Pop3Sync(Pop3Store(root), account,
                     connect=lambda: Pop3Session.connect(account, Secret("pw"), trace=trace, limits=limits))

@@ -16,10 +16,11 @@ from tests.test_tls_hostile import (PASSWORD, FakeServer, Peer, imap_script, mak
                                     pop3_script)
 from tuimail.model.config import Protocol, Security
 from tuimail.model.html import html_to_text
+from tuimail.model.limits import Limits
 from tuimail.model.message import parse_message
 from tuimail.model.secret import Secret
 from tuimail.protocols.connect import close_pop3
-from tuimail.protocols.errors import AuthError, MailError
+from tuimail.protocols.errors import AuthError, MailError, MailTimeout, WireLimit
 from tuimail.protocols.imap import ImapSession
 from tuimail.protocols.pop3 import Pop3Session
 from tuimail.protocols.smtp import send as smtp_send
@@ -122,8 +123,12 @@ def _smtp_flood(kind: str):
     return script
 
 
-@pytest.mark.parametrize("kind", ["endless 250-", "no CRLF", "trickle"])
-async def test_case_14_smtp_endless_or_trickled_ehlo_hits_a_cap_or_the_timeout(pki, kind):
+@pytest.mark.parametrize("kind, error, words", [
+    ("endless 250-", WireLimit, "server reply over 32 KiB (limits.smtp_response_bytes)"),
+    ("no CRLF", WireLimit, "server sent a line over 8 KiB (limits.smtp_line_bytes)"),
+    ("trickle", MailTimeout, "timed out"),
+])
+async def test_case_14_smtp_endless_or_trickled_ehlo_hits_a_cap_or_the_timeout(pki, kind, error, words):
     server = FakeServer(_smtp_flood(kind), implicit_tls=pki["good"])
     account = replace(make_account(Protocol.SMTP, server.port, Security.TLS, pki["ca_pem"]), timeout=1.0)
     started = time.monotonic()
@@ -132,6 +137,9 @@ async def test_case_14_smtp_endless_or_trickled_ehlo_hits_a_cap_or_the_timeout(p
             smtp_send, account, Secret(PASSWORD), "alice@example.test", ["bob@example.test"],
             b"Subject: x\r\n\r\nbody\r\n"), 20)
     assert time.monotonic() - started < 15 and "\n" not in str(caught.value)
+    # A flood is a limit hit, never a failed login (it used to read "login failed: Response too long")
+    assert type(caught.value) is error and not isinstance(caught.value, AuthError), repr(caught.value)
+    assert words in str(caught.value) and "login failed" not in str(caught.value)
     await asyncio.to_thread(server.assert_no_credentials)
 
 
@@ -151,8 +159,8 @@ def test_case_30_pathological_html_is_capped_and_falls_back_to_stripped_text(htm
 
 def test_case_30_a_conversion_over_the_time_limit_strips_tags_instead():
     html = "<p><a href='https://example.org/x'>link</a></p>" * 20_000
-    text, problems = html_to_text(html, seconds=0.0)
-    assert any("took over" in p for p in problems), problems
+    text, problems = html_to_text(html, Limits(html_seconds=0.0))
+    assert any("took over 0 s (limits.html_seconds)" in p for p in problems), problems
     assert "<" not in text and "link" in text
 
 

@@ -131,8 +131,10 @@ def save_pop3(args: argparse.Namespace, account: Account, directory: Path) -> tu
     """Save one part; returns the JSON facts and the part's own file name."""
     with pop3_sync(args, account) as sync:
         raw = sync.raw(args.uid, force=True)  # saving is asking for the message
-    part = next((p for p in parse_message(raw).root.walk() if p.part_id == args.part and not p.is_multipart), None)
-    data = part_bytes(raw, args.part) if part is not None else None
+    limits = account.limits  # the numbering must match what `read` showed
+    part = next((p for p in parse_message(raw, limits).root.walk() if p.part_id == args.part
+                 and not p.is_multipart), None)
+    data = part_bytes(raw, args.part, limits) if part is not None else None
     if part is None or data is None:
         raise CommandError(f"message {args.uid} has no part {args.part!r}; `tuimail read {args.uid}` lists them")
     try:

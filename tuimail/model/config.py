@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from tuimail.model.keymap import KeymapError, dump_keymap, parse_keymap
+from tuimail.model.limits import DEFAULT_LIMITS, LIMIT_KEYS, Limits, limit_problem
 
 
 class Security(str, Enum):
@@ -89,6 +90,8 @@ class Account:
     # Authentication-Results from these authserv-ids (the user's own servers) are believed;
     # the rest are shown as untrusted claims.
     trusted_authserv_ids: tuple[str, ...] = ()
+    limits: Limits = DEFAULT_LIMITS  # the global [limits] with this account's own on top
+    own_limits: tuple[str, ...] = ()  # the keys of [accounts.NAME.limits], kept when saving
 
     def server(self, protocol: Protocol) -> ServerConfig | None:
         return {Protocol.IMAP: self.imap, Protocol.POP3: self.pop3, Protocol.SMTP: self.smtp}[protocol]
@@ -113,6 +116,7 @@ class Config:
     default_account: str | None = None
     ui: UiConfig = field(default_factory=UiConfig)
     keymap: dict[str, str] = field(default_factory=dict)  # binding id -> keys, for App.set_keymap
+    limits: Limits = DEFAULT_LIMITS  # [limits]; each account carries its effective ones
 
     def account(self, name: str | None = None) -> Account:
         """The named account, or the default one; ConfigError when there is none."""
@@ -132,8 +136,9 @@ _SERVER_KEYS = {"host", "port", "security", "allow_plaintext_auth", "cert_finger
 POP3_POLICY_KEYS = ("keep_on_server", "delete_after_days", "delete_on_server_when_deleted_locally",
                     "max_download_size")
 _ACCOUNT_KEYS = {"email", "username", "protocol", "display_name", "password_command", "ca_file",
-                 "timeout", "imap", "pop3", "smtp", "fallback", "trusted_authserv_ids", *POP3_POLICY_KEYS}
-_TOP_KEYS = {"accounts", "default_account", "ui", "keymap"}
+                 "timeout", "imap", "pop3", "smtp", "fallback", "trusted_authserv_ids", "limits",
+                 *POP3_POLICY_KEYS}
+_TOP_KEYS = {"accounts", "default_account", "ui", "keymap", "limits"}
 _UI_KEYS = {"theme", "open_command", "forward"}
 
 
@@ -206,7 +211,20 @@ def _parse_server(check: _Checker, protocol: Protocol, table: Any) -> ServerConf
     return ServerConfig(protocol, host, port, security, plaintext_auth, pin)
 
 
-def _parse_account(path: str, name: str, table: Any) -> Account:
+def _parse_limits(check: _Checker, table: Any, base: Limits, where: str) -> tuple[Limits, tuple[str, ...]]:
+    """base with the keys of a [limits] table on top, and those keys."""
+    if not isinstance(table, dict):
+        raise check.fail("limits", f"expected a table [{where}]")
+    check.unknown(table, set(LIMIT_KEYS), "limits.")
+    for key, value in table.items():
+        problem = limit_problem(key, value)
+        if problem is not None:
+            raise check.fail("limits." + key, problem)
+    values = {k: float(v) if k.endswith("_seconds") else v for k, v in table.items()}
+    return replace(base, **values), tuple(k for k in LIMIT_KEYS if k in table)
+
+
+def _parse_account(path: str, name: str, table: Any, limits: Limits = DEFAULT_LIMITS) -> Account:
     check = _Checker(path, name)
     if not ACCOUNT_NAME.match(name):
         raise check.fail(None, "account names use letters, digits, '.', '_' and '-' (at most 64)")
@@ -227,6 +245,7 @@ def _parse_account(path: str, name: str, table: Any) -> Account:
     if not 0 < timeout <= 600:
         raise check.fail("timeout", "must be between 0 and 600 seconds")
     pop3 = _pop3_policy(check, table, name, Protocol.POP3 in servers, protocol)
+    limits, own_limits = _parse_limits(check, table.get("limits", {}), limits, f"accounts.{name}.limits")
     return Account(
         name=name,
         email=email,
@@ -240,6 +259,8 @@ def _parse_account(path: str, name: str, table: Any) -> Account:
         pop3=servers.get(Protocol.POP3),
         smtp=servers.get(Protocol.SMTP),
         trusted_authserv_ids=_authserv_ids(check, table),
+        limits=limits,
+        own_limits=own_limits,
         **pop3,
     )
 
@@ -300,8 +321,9 @@ def parse_config(text: str, path: str = "config.toml") -> Config:
         raise ConfigError(path, f"not valid TOML: {exc}") from None
     check = _Checker(path)
     check.unknown(data, _TOP_KEYS)
+    limits, _ = _parse_limits(check, data.get("limits", {}), DEFAULT_LIMITS, "limits")
     accounts_table = check.get(data, "accounts", dict, default={})
-    accounts = {name: _parse_account(path, name, table) for name, table in accounts_table.items()}
+    accounts = {name: _parse_account(path, name, table, limits) for name, table in accounts_table.items()}
     default = check.get(data, "default_account", str)
     if default is not None and default not in accounts:
         raise check.fail("default_account", f"names no configured account: {default!r}")
@@ -314,7 +336,7 @@ def parse_config(text: str, path: str = "config.toml") -> Config:
         keymap = parse_keymap(check.get(data, "keymap", dict, default={}))
     except KeymapError as exc:
         raise check.fail(exc.key, exc.message) from None
-    return Config(path=path, accounts=accounts, default_account=default, ui=ui, keymap=keymap)
+    return Config(path=path, accounts=accounts, default_account=default, ui=ui, keymap=keymap, limits=limits)
 
 
 def _open_command(check: _Checker, table: dict) -> str | None:
@@ -359,6 +381,8 @@ def dump_config(config: Config) -> str:
             lines.append(f"forward = {_toml_value(config.ui.forward.value)}")
         lines.append("")
     lines += dump_keymap(config.keymap)
+    changed = [k for k in LIMIT_KEYS if getattr(config.limits, k) != getattr(DEFAULT_LIMITS, k)]
+    lines += _dump_limits("limits", config.limits, changed)
     for account in config.accounts.values():
         lines.append(f"[accounts.{account.name}]")
         for key in ("email", "username", "protocol", "display_name", "password_command", "ca_file", "timeout"):
@@ -384,10 +408,20 @@ def dump_config(config: Config) -> str:
             if server.cert_fingerprint:
                 lines.append(f"cert_fingerprint = {_toml_value(server.cert_fingerprint)}")
         lines.append("")
+        lines += _dump_limits(f"accounts.{account.name}.limits", account.limits, account.own_limits)
     return "\n".join(lines)
 
 
+def _dump_limits(table: str, limits: Limits, keys) -> list[str]:
+    if not keys:
+        return []
+    return [f"[{table}]", *(f"{k} = {_toml_value(getattr(limits, k))}" for k in keys), ""]
+
+
 def with_account(config: Config, account: Account) -> Config:
+    """config with account added or replaced; its limits are the global ones plus its own."""
+    own = {k: getattr(account.limits, k) for k in account.own_limits}
+    account = replace(account, limits=replace(config.limits, **own))
     accounts = dict(config.accounts)
     accounts[account.name] = account
     return replace(config, accounts=accounts)

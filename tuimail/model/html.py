@@ -5,8 +5,10 @@ import html as htmllib
 import re
 import time
 
-MAX_HTML_CHARS = 1_000_000  # html2text is linear-ish but slow; beyond this, strip tags instead
-MAX_HTML_SECONDS = 2.0  # nested lists or quotes make html2text quadratic: past this, strip tags
+from tuimail.model.limits import DEFAULT_LIMITS, Limits, over
+
+# html2text is linear-ish but slow, and nested lists or quotes make it quadratic: past
+# limits.html_chars of input or limits.html_seconds of work, tags are stripped instead.
 MAX_HTML_OUTPUT = 4_000_000  # characters html2text may produce (each nested <li> indents deeper)
 _FEED_CHUNK = 8192  # the time limit is checked between chunks of this many characters
 _TAG = re.compile(r"<[^>]{0,4096}>")
@@ -49,7 +51,7 @@ def _convert(html: str, seconds: float) -> str:
     for start in range(0, len(html), _FEED_CHUNK):
         conv.feed(html[start:start + _FEED_CHUNK])
         if time.monotonic() > deadline:
-            raise _OverLimit(f"HTML conversion took over {seconds:g} s")
+            raise _OverLimit(over("HTML conversion took", "html_seconds", seconds))
     conv.feed("")
     return conv.optwrap(conv.finish())
 
@@ -60,14 +62,15 @@ def _strip_tags(html: str) -> str:
     return htmllib.unescape(_TAG.sub("", text))
 
 
-def html_to_text(html: str, seconds: float = MAX_HTML_SECONDS) -> tuple[str, list[str]]:
+def html_to_text(html: str, limits: Limits = DEFAULT_LIMITS) -> tuple[str, list[str]]:
     """Readable text for an HTML body, plus any problems met. Never raises."""
     problems: list[str] = []
-    if len(html) > MAX_HTML_CHARS:
-        problems.append(f"HTML over {MAX_HTML_CHARS} characters: tags stripped instead of converted")
-        return _strip_tags(html[: MAX_HTML_CHARS * 4]), problems
+    if len(html) > limits.html_chars:
+        problems.append(over("HTML", "html_chars", limits.html_chars)
+                        + ": tags stripped instead of converted")
+        return _strip_tags(html[: limits.html_chars * 4]), problems
     try:
-        return _convert(html, seconds), problems
+        return _convert(html, limits.html_seconds), problems
     except _OverLimit as exc:
         problems.append(f"{exc}: tags stripped instead of converted")
         return _strip_tags(html), problems

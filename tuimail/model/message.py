@@ -15,14 +15,15 @@ from email.utils import collapse_rfc2231_value
 from tuimail.model.address import Address, parse_addresses
 from tuimail.model.decode import MAX_HEADER_CHARS, decode_bytes, decode_header, decode_transfer
 from tuimail.model.html import html_to_text
+from tuimail.model.limits import DEFAULT_LIMITS, Limits, amount, over
 from tuimail.model.mime import MimePart, attachments, display_part
 from tuimail.model.text import one_line, strip_controls
 
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-MAX_HEADER_BYTES = 1024 * 1024
-MAX_PARTS = 2_000
-MAX_DEPTH = 40
-MAX_BODY_CHARS = 2_000_000
+# The default caps (config [limits]), for callers that have no account at hand.
+MAX_MESSAGE_BYTES = DEFAULT_LIMITS.message_bytes
+MAX_HEADER_BYTES = DEFAULT_LIMITS.header_bytes
+MAX_PARTS = DEFAULT_LIMITS.mime_parts
+MAX_DEPTH = DEFAULT_LIMITS.mime_depth
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
 
@@ -60,17 +61,17 @@ class ParsedMessage:
         return attachments(self.root)
 
 
-def _parse(raw: bytes) -> tuple[Message, list[str], bool]:
+def _parse(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[Message, list[str], bool]:
     """The parsed message, problems met, and whether MIME structure had to be given up."""
     problems: list[str] = []
-    if len(raw) > MAX_MESSAGE_BYTES:
-        problems.append(f"message cut at {MAX_MESSAGE_BYTES} bytes for display")
-        raw = raw[:MAX_MESSAGE_BYTES]
+    if len(raw) > limits.message_bytes:
+        problems.append(over("message", "message_bytes", limits.message_bytes) + "; the rest is not shown")
+        raw = raw[:limits.message_bytes]
     ends = [e for e in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if e >= 0]
     head_len = min(ends) if ends else len(raw)
-    if head_len > MAX_HEADER_BYTES:
-        problems.append(f"header block over {MAX_HEADER_BYTES} bytes; cut")
-        head = raw[:MAX_HEADER_BYTES]
+    if head_len > limits.header_bytes:
+        problems.append(over("header block", "header_bytes", limits.header_bytes) + "; the rest is not shown")
+        head = raw[:limits.header_bytes]
         raw = head[: head.rfind(b"\n") + 1] + b"\n" + raw[head_len:]
     parser = email.parser.BytesParser(policy=email.policy.compat32)
     try:
@@ -98,7 +99,8 @@ def _header_text(msg: Message, name: str) -> str:
     return ""
 
 
-def _part_tree(msg: Message, problems: list[str]) -> tuple[MimePart, dict[str, Message]]:
+def _part_tree(msg: Message, problems: list[str],
+               limits: Limits = DEFAULT_LIMITS) -> tuple[MimePart, dict[str, Message]]:
     """Our MimePart tree with IMAP section numbers, plus a map part_id -> email Message."""
     by_id: dict[str, Message] = {}
     count = 0
@@ -133,16 +135,18 @@ def _part_tree(msg: Message, problems: list[str]) -> tuple[MimePart, dict[str, M
     while stack:
         part, part_id, depth = stack.pop()
         count += 1
-        if count > MAX_PARTS:
-            problems.append(f"more than {MAX_PARTS} MIME parts; the rest are not listed")
+        if count > limits.mime_parts:
+            problems.append(f"more than {amount('mime_parts', limits.mime_parts)} MIME parts; the rest "
+                            "are not listed (limits.mime_parts)")
             break
         order.append((part, part_id))
         payload = part.get_payload()
         if not isinstance(payload, list):
             by_id[part_id] = part
             continue
-        if depth >= MAX_DEPTH:
-            problems.append(f"MIME nesting deeper than {MAX_DEPTH}; inner parts not listed")
+        if depth >= limits.mime_depth:
+            problems.append(f"MIME nesting deeper than {limits.mime_depth} levels; inner parts are "
+                            "not listed (limits.mime_depth)")
             continue
         stack.extend(reversed([(c, sec, depth + 1) for c, sec in child_sections(part, part_id)]))
 
@@ -154,7 +158,8 @@ def _part_tree(msg: Message, problems: list[str]) -> tuple[MimePart, dict[str, M
     return built[id(msg)], by_id
 
 
-def part_text(part: MimePart, payload: bytes, transfer_decoded: bool = False) -> tuple[str, list[str]]:
+def part_text(part: MimePart, payload: bytes, transfer_decoded: bool = False,
+              limits: Limits = DEFAULT_LIMITS) -> tuple[str, list[str]]:
     """Display text for a text part's payload: transfer-decoded, charset-decoded, HTML flattened."""
     problems: list[str] = []
     data, problem = (payload, None) if transfer_decoded else decode_transfer(payload, part.encoding)
@@ -165,11 +170,11 @@ def part_text(part: MimePart, payload: bytes, transfer_decoded: bool = False) ->
         charset = "ascii"  # UTF-7 HTML is an XSS vector elsewhere; here it is only ever text
     text = decode_bytes(data, charset)
     if part.content_type == "text/html":
-        text, html_problems = html_to_text(text)
+        text, html_problems = html_to_text(text, limits)
         problems.extend(html_problems)
-    if len(text) > MAX_BODY_CHARS:
-        problems.append(f"body cut at {MAX_BODY_CHARS} characters")
-        text = text[:MAX_BODY_CHARS]
+    if len(text) > limits.body_chars:
+        problems.append(over("body", "body_chars", limits.body_chars) + "; the rest is not shown")
+        text = text[:limits.body_chars]
     return strip_controls(text), problems
 
 
@@ -183,16 +188,16 @@ def child_sections(part: Message, part_id: str) -> list[tuple[Message, str]]:
     return [(c, f"{part_id}.{i}" if part_id else str(i)) for i, c in enumerate(children, 1)]
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
+def parse_message(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMessage:
     """What a reader sees of raw message bytes; never raises on hostile content."""
-    msg, problems, flat = _parse(raw)
+    msg, problems, flat = _parse(raw, limits)
     headers = tuple((_one_line(str(name)), _one_line(decode_header(str(value))))
                     for name, value in msg.raw_items())
     if flat:
         msg.set_type("text/plain")
     for defect in getattr(msg, "defects", [])[:5]:
         problems.append(f"defect: {type(defect).__name__}")
-    root, by_id = _part_tree(msg, problems)
+    root, by_id = _part_tree(msg, problems, limits)
     chosen = display_part(root)
     body, kind = "", "none"
     if chosen is not None:
@@ -201,7 +206,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         payload = source.get_payload(decode=True) if source is not None else b""
         if not isinstance(payload, bytes):
             payload = b""
-        body, body_problems = part_text(chosen, payload, transfer_decoded=True)
+        body, body_problems = part_text(chosen, payload, transfer_decoded=True, limits=limits)
         problems.extend(body_problems)
         kind = "html" if chosen.content_type == "text/html" else "plain"
     raw_headers = tuple((str(name), _raw_text(str(value))) for name, value in msg.raw_items())
@@ -209,11 +214,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
                          raw_headers=raw_headers)
 
 
-def part_bytes(raw: bytes, part_id: str) -> bytes | None:
+def part_bytes(raw: bytes, part_id: str, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
     """The transfer-decoded payload of one part (as parse_message numbers them), or None
     when the message has no such leaf part."""
-    msg, problems, _ = _parse(raw)
-    _, by_id = _part_tree(msg, problems)
+    msg, problems, _ = _parse(raw, limits)
+    _, by_id = _part_tree(msg, problems, limits)
     part = by_id.get(part_id)
     if part is None:
         return None

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # aiosmtplib (and asyncio) load only when mail is sent
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import (AuthError, ConnectError, MailError, MailTimeout,
                                       PlaintextRefused, ProtocolError, StartTlsError, TlsError)
+from tuimail.protocols.smtp_wire import TOO_LONG, guard as guard_smtp, library_cap_hit
 from tuimail.protocols.tls import TlsInfo, describe_ssl_error, ssl_context as _ssl_context, tls_info_of
 
 __all__ = [
@@ -90,6 +91,8 @@ def translate(exc: BaseException, at: str, timeout: float | None = None,
         return ConnectError(f"connection lost: {exc}", at)
     if isinstance(exc, OSError):
         return ConnectError(exc.strerror or str(exc) or type(exc).__name__, at)
+    if isinstance(exc, smtp_response) and exc.message == TOO_LONG:
+        return library_cap_hit(at)  # a flood, not a refusal: never "login failed"
     if isinstance(exc, smtp_response):
         return kind(_prefix(kind) + f"{exc.code} {exc.message}", at)
     if isinstance(exc, poplib.error_proto):
@@ -299,6 +302,7 @@ async def open_smtp(account: Account, server: ServerConfig, timeout: float | Non
     )
     with _phase("connect", at, timeout, on_step):
         await smtp.connect()
+        guard_smtp(smtp, account.limits, at)  # from the first EHLO on; the greeting got aiosmtplib's caps
     if server.security is Security.STARTTLS:
         try:
             with _phase("starttls", at, timeout, on_step, StartTlsError):

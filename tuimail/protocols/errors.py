@@ -41,5 +41,10 @@ class ProtocolError(MailError):
     """The server answered something unexpected, or NO/BAD/-ERR to a command."""
 
 
+class WireLimit(ProtocolError):
+    """The server sent more than a [limits] cap allows (the reason names the key that raises
+    it); the connection is dropped."""
+
+
 class MailTimeout(MailError, TimeoutError):
     """A network operation took longer than the account's timeout."""

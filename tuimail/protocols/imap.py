@@ -29,7 +29,7 @@ from tuimail.protocols.imap_idle import IdleOps
 from tuimail.protocols.imap_thread import ThreadOps
 from tuimail.protocols.tls import TlsInfo
 from tuimail.protocols.trace import ProtocolTrace
-from tuimail.protocols.wire import ImapWire, Limits, WireLimit
+from tuimail.protocols.wire import ImapLimits, ImapWire, WireLimit
 
 __all__ = ["ImapSession", "ProtocolTrace"]
 
@@ -57,18 +57,20 @@ class ImapSession(FolderOps, BodyOps, IdleOps, ThreadOps, AppendOps):
     @classmethod
     def connect(cls, account: Account, password: Secret, timeout: float | None = None,
                 on_step: StepHook | None = None, trace: ProtocolTrace | None = None,
-                disable: Iterable[str] = (), limits: Limits = Limits()) -> "ImapSession":
+                disable: Iterable[str] = (), limits: ImapLimits | None = None) -> "ImapSession":
         """Open (TLS as configured) and log in; MailError on any failure.
 
         trace records everything after TLS (the greeting of a STARTTLS connection is not).
-        disable hides capabilities (e.g. {"QRESYNC"}) to exercise fallbacks.
+        disable hides capabilities (e.g. {"QRESYNC"}) to exercise fallbacks. limits: the
+        account's [limits] unless given.
         """
         server = account.server(Protocol.IMAP)
         if server is None:
             raise MailError(f"account '{account.name}' has no [accounts.{account.name}.imap] server")
         client = open_imap(account, server, timeout=timeout, on_step=on_step)
         try:
-            wire = ImapWire(getattr(client, "_imap"), timeout or account.timeout, trace, limits)
+            wire = ImapWire(getattr(client, "_imap"), timeout or account.timeout, trace,
+                            limits or ImapLimits.of(account.limits))
             wire.where = where(server)
             wire.install()
             if trace is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterator
 
-from tuimail.model.message import MAX_HEADER_BYTES, MAX_MESSAGE_BYTES, part_text
+from tuimail.model.limits import over
 from tuimail.model.mime import MimePart
 from tuimail.model.stream_decode import TransferDecoder
 from tuimail.model.uidset import MAX_NUMBER
@@ -91,20 +91,24 @@ class BodyOps:
             problems.append(f"part {part.part_id}: only the first {limit} of {part.size} bytes fetched")
         else:
             payload = self.fetch_part(uid, part.part_id)
-        text, more = part_text(part, payload)
+        from tuimail.model.message import part_text  # email parsing: on the first open, not at connect
+
+        text, more = part_text(part, payload, limits=self.account.limits)
         return text, problems + more
 
     def fetch_header(self: "ImapSession", uid: int) -> bytes:
         """The message's header block as stored (BODY.PEEK[HEADER]), for header inspection
         without downloading the body; capped like a parsed header block."""
         data = self.fetch_part(uid, "HEADER")
-        if len(data) > MAX_HEADER_BYTES:
-            raise ProtocolError(f"header block of UID {uid} is larger than {MAX_HEADER_BYTES} bytes", self._where)
+        cap = self.account.limits.header_bytes
+        if len(data) > cap:
+            raise ProtocolError(over(f"header block of UID {uid}", "header_bytes", cap), self._where)
         return data
 
     def fetch_raw(self: "ImapSession", uid: int) -> bytes:
         """The whole message as stored (BODY.PEEK[]), for --raw and saving; capped by the wire."""
         data = self.fetch_part(uid, "")
-        if len(data) > MAX_MESSAGE_BYTES:
-            raise ProtocolError(f"message UID {uid} is larger than {MAX_MESSAGE_BYTES} bytes", self._where)
+        cap = self.account.limits.message_bytes
+        if len(data) > cap:
+            raise ProtocolError(over(f"message UID {uid}", "message_bytes", cap), self._where)
         return data

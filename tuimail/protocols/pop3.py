@@ -64,9 +64,10 @@ class Pop3Session:
     @classmethod
     def connect(cls, account: Account, password: Secret, trace: ProtocolTrace | None = None,
                 timeout: float | None = None, on_step: StepHook | None = None,
-                limits: Pop3Limits = Pop3Limits(), disable: Iterable[str] = ()) -> "Pop3Session":
+                limits: Pop3Limits | None = None, disable: Iterable[str] = ()) -> "Pop3Session":
         """Open (TLS as configured), read CAPA over TLS and log in; MailError on any failure.
-        disable hides capabilities (e.g. {"PIPELINING"}) to exercise fallbacks."""
+        disable hides capabilities (e.g. {"PIPELINING"}) to exercise fallbacks. limits: the
+        account's [limits] unless given."""
         server = account.server(Protocol.POP3)
         if server is None:
             raise MailError(f"account '{account.name}' has no [accounts.{account.name}.pop3] server")
@@ -74,7 +75,7 @@ class Pop3Session:
         pop = open_pop3(account, server, timeout=timeout, on_step=on_step)
         at = where(server)
         welcome = pop.welcome if isinstance(pop.welcome, bytes) else b""
-        wire = Pop3Wire(pop.sock, timeout, at, trace, limits)
+        wire = Pop3Wire(pop.sock, timeout, at, trace, limits or Pop3Limits.of(account.limits))
         # A STARTTLS greeting came before TLS: anyone on the path wrote it, so it is not kept (case 7)
         trusted = wire_text(welcome) if server.security is not Security.STARTTLS else ""
         session = cls(pop, account, wire, trusted)
@@ -210,7 +211,7 @@ class Pop3Session:
                 cmds.append(Command(b"LIST %d" % n))
             if top:
                 cmds.append(Command(b"TOP %d 0" % n, True, self.limits.max_header, "TOP header",
-                                 self.limits.max_line))
+                                    None, "header_bytes"))
         replies = iter(self._batch(cmds))
         found = {}
         for n in numbers:
@@ -229,8 +230,8 @@ class Pop3Session:
         """n -> the header block (and `lines` body lines), LF line ends; -ERR ones left out."""
         numbers = list(numbers)
         cap = self.limits.max_header + lines * 1_000
-        replies = self._batch([Command(b"TOP %d %d" % (n, lines), True, cap, "TOP answer", self.limits.max_line)
-                               for n in numbers])
+        replies = self._batch([Command(b"TOP %d %d" % (n, lines), True, cap, "TOP answer", None,
+                                       None if lines else "header_bytes") for n in numbers])
         return {n: b"\n".join(r.lines or []) + b"\n" for n, r in zip(numbers, replies) if r.status.ok}
 
     def uidl_many(self, numbers: Iterable[int]) -> dict[int, bytes]:
@@ -258,7 +259,8 @@ class Pop3Session:
                 except Exception as exc:
                     failed.append(exc)
 
-        size = self._io(lambda: self.wire.stream(cap, guarded, f"message {n}"))
+        key = "pop3_response_bytes" if cap == self.limits.max_message else None  # else LIST's size
+        size = self._io(lambda: self.wire.stream(cap, guarded, f"message {n}", key))
         if failed:
             raise failed[0]
         return size
@@ -356,7 +358,7 @@ class Pop3Session:
     def _read_reply(self, cmd: Command) -> Reply:
         status = self.wire.status()
         if cmd.multi and status.ok:
-            return Reply(status, self.wire.lines(cmd.cap, cmd.what, cmd.max_line))
+            return Reply(status, self.wire.lines(cmd.cap, cmd.what, cmd.max_line, cmd.key))
         return Reply(status)
 
     def _check(self) -> None:

@@ -1,7 +1,8 @@
 """The bytes of a POP3 session after TLS, bounded, timed and observable (the POP3 twin of wire.py).
 
 - A status line is at most max_status bytes (RFC 2449 allows 512); a data line at most
-  max_line; a multi-line response at most the cap its caller gives (B12-B14).
+  max_line; a multi-line response at most the cap its caller gives (B12-B14). The caps a
+  user may raise come from [limits], and a message about one names its key.
 - Every read has a deadline: the account's timeout for a status line, plus size/min_rate
   for a multi-line response, so neither silence nor a trickle can hold the client (B14).
 - Multi-line data is dot-unstuffed here; RETR data is streamed to a sink in chunks with LF
@@ -16,8 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from tuimail.model.limits import DEFAULT_LIMITS, Limits, over
 from tuimail.model.text import one_line
-from tuimail.protocols.errors import ConnectError, ProtocolError
+from tuimail.protocols.errors import ConnectError, ProtocolError, WireLimit
 from tuimail.protocols.trace import ProtocolTrace
 
 CHUNK = 64 * 1024
@@ -26,17 +28,18 @@ CHUNK = 64 * 1024
 @dataclass(frozen=True)
 class Pop3Limits:
     max_status: int = 4_096
-    max_line: int = 1024 * 1024  # one line of message data
-    max_header: int = 1024 * 1024  # a TOP n 0 answer
-    max_message: int = 256 * 1024 * 1024  # a RETR answer, whatever LIST said
+    max_line: int = DEFAULT_LIMITS.pop3_line_bytes  # one line of message data
+    max_header: int = DEFAULT_LIMITS.header_bytes  # a TOP n 0 answer
+    max_message: int = DEFAULT_LIMITS.pop3_response_bytes  # a RETR answer, whatever LIST said
     max_listing_line: int = 128  # "n uidl" or "n size"
     max_capa: int = 64 * 1024
     min_rate: int = 32 * 1024  # bytes/s a multi-line answer may not fall below, on top of the timeout
     batch: int = 300  # pipelined commands sent before their answers are read
 
-
-class WireLimit(ProtocolError):
-    """The server sent more than any honest server would; the connection is dropped."""
+    @classmethod
+    def of(cls, limits: Limits) -> "Pop3Limits":
+        return cls(max_line=limits.pop3_line_bytes, max_header=limits.header_bytes,
+                   max_message=limits.pop3_response_bytes)
 
 
 @dataclass(frozen=True)
@@ -85,18 +88,20 @@ class Pop3Wire:
             return line[2:].rstrip(b"\r\n")
         return None
 
-    def lines(self, cap: int, what: str, max_line: int | None = None) -> list[bytes]:
-        """The data lines of a multi-line answer (after +OK), unstuffed, without line ends."""
+    def lines(self, cap: int, what: str, max_line: int | None = None, key: str | None = None) -> list[bytes]:
+        """The data lines of a multi-line answer (after +OK), unstuffed, without line ends.
+        max_line None is the limits' (pop3_line_bytes); key names the [limits] key of cap."""
+        line_key = None if max_line else "pop3_line_bytes"
         max_line = max_line or self.limits.max_line
         deadline = self._deadline(cap)
         found: list[bytes] = []
         raw: list[bytes] = []
         total = 0
         while True:
-            line = self._line(max_line, deadline, what)
+            line = self._line(max_line, deadline, what, key=line_key)
             total += len(line)
             if total > cap:
-                raise WireLimit(f"{what}: more than {cap} bytes", self.where)
+                raise self._over(what, cap, key)
             raw.append(line)
             data = line.rstrip(b"\r\n")
             if data == b".":
@@ -105,9 +110,10 @@ class Pop3Wire:
                 return found
             found.append(data[1:] if data.startswith(b".") else data)
 
-    def stream(self, cap: int, sink: Callable[[bytes], None], what: str) -> int:
+    def stream(self, cap: int, sink: Callable[[bytes], None], what: str, key: str | None = None) -> int:
         """Copy a multi-line answer to sink (LF line ends, unstuffed); returns its size on the
-        wire. Past cap bytes or the deadline it raises; the session is then unusable."""
+        wire. Past cap bytes (key: its [limits] key) or the deadline it raises; the session
+        is then unusable."""
         deadline = self._deadline(cap)
         total = 0
         out: list[bytes] = []
@@ -122,6 +128,8 @@ class Pop3Wire:
                 end = buffer.find(b"\n", start)
                 if end < 0:
                     break
+                if end + 1 - start > self.limits.max_line:
+                    raise self._too_long(what, self.limits.max_line, "pop3_line_bytes")
                 line = bytes(buffer[start:end + 1])
                 start = end + 1
                 data = line[:-2] if line.endswith(b"\r\n") else line[:-1]
@@ -137,14 +145,14 @@ class Pop3Wire:
             if self.trace is not None and consumed:
                 self.trace.received_literal(consumed)
             if total + (len(buffer) - start) * (not done) > cap:
-                raise WireLimit(f"{what}: more than {cap} bytes", self.where)
+                raise self._over(what, cap, key)
             if pending >= CHUNK or (done and out):
                 sink(b"".join(out))
                 out, pending = [], 0
             if done:
                 return total
             if len(buffer) - start > self.limits.max_line:
-                raise WireLimit(f"{what}: a line longer than {self.limits.max_line} bytes", self.where)
+                raise self._too_long(what, self.limits.max_line, "pop3_line_bytes")
             if start < len(buffer):
                 self._fill(deadline, what)
 
@@ -153,20 +161,31 @@ class Pop3Wire:
     def _deadline(self, cap: int) -> float:
         return time.monotonic() + self.timeout + cap / self.limits.min_rate
 
-    def _line(self, max_len: int, deadline: float, what: str, consume: bool = True) -> bytes:
+    def _over(self, what: str, cap: int, key: str | None) -> WireLimit:
+        if key is None:
+            return WireLimit(f"{what}: more than {cap} bytes", self.where)
+        return WireLimit(f"{what}: " + over("answer", key, cap), self.where)
+
+    def _too_long(self, what: str, cap: int, key: str | None) -> WireLimit:
+        if key is None:
+            return WireLimit(f"{what}: a line longer than {cap} bytes", self.where)
+        return WireLimit(f"{what}: " + over("a line", key, cap), self.where)
+
+    def _line(self, max_len: int, deadline: float, what: str, consume: bool = True,
+              key: str | None = None) -> bytes:
         scanned = self._pos
         while True:
             end = self._buffer.find(b"\n", scanned)
             if end >= 0:
                 if end + 1 - self._pos > max_len:
-                    raise WireLimit(f"{what}: a line longer than {max_len} bytes", self.where)
+                    raise self._too_long(what, max_len, key)
                 line = bytes(self._buffer[self._pos:end + 1])
                 if consume:
                     self._pos = end + 1
                 return line
             pending = len(self._buffer) - self._pos
             if pending > max_len:
-                raise WireLimit(f"{what}: a line longer than {max_len} bytes", self.where)
+                raise self._too_long(what, max_len, key)
             self._fill(deadline, what)  # may move the unread bytes to the front
             scanned = self._pos + pending
 
@@ -199,7 +218,8 @@ class Command:
     multi: bool = False  # a multi-line answer follows +OK
     cap: int = 0
     what: str = ""
-    max_line: int = 4_096  # per data line
+    max_line: int | None = 4_096  # per data line; None: the limits' max_line
+    key: str | None = None  # the [limits] key behind cap, for the message when it is hit
 
 
 @dataclass(frozen=True)

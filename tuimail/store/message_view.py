@@ -27,7 +27,7 @@ class MessageView:
 def read_message(session: ImapSession, summary: MessageSummary) -> MessageView:
     structure = summary.structure
     if structure is None:  # the server gave no usable BODYSTRUCTURE: parse the whole message
-        parsed = parse_message(session.fetch_raw(summary.uid))
+        parsed = parse_message(session.fetch_raw(summary.uid), session.account.limits)
         part = display_part(parsed.root)
         return MessageView(summary, parsed.body, parsed.body_kind, part, tuple(parsed.attachments),
                            parsed.problems + ("no BODYSTRUCTURE from the server; fetched whole",))

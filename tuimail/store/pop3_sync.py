@@ -308,7 +308,7 @@ class Pop3Sync:
                     f"until you ask for it")
             return MessageView(summary, "", "none", None, (), (note,), headers_only=True)
         record = self.record(record.id)
-        parsed = parse_message(raw)
+        parsed = parse_message(raw, self.account.limits)
         if mark_seen and SEEN not in record.flags:
             self.set_flags([record.id], add=[SEEN])
             record = self.record(record.id)
