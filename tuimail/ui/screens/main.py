@@ -74,7 +74,11 @@ class MainScreen(Screen[None]):
         Binding("r", "refresh", "Refresh", id="main.refresh", tooltip="List the account's folders again"),
         Binding("a", "focus_accounts", "Accounts", id="main.focus_accounts", tooltip="Move to the account list"),
         Binding("f", "focus_folders", "Folders", id="main.focus_folders", tooltip="Move to the folder list"),
+        Binding("escape", "focus_index", "Index", id="main.focus_index", show=False,
+                tooltip="Back to the message list"),
     ]
+    # the screen gets -narrow below 80 columns: main.tcss hides the sidebar but while it has the focus
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
 
     def __init__(self, config: Config, *, account: str | None = None,
                  passwords: dict[str, Secret] | None = None, head_start: HeadStart | None = None) -> None:
@@ -351,3 +355,11 @@ class MainScreen(Screen[None]):
 
     def action_focus_folders(self) -> None:
         self.query_one(FolderList).focus()
+
+    def action_focus_index(self) -> None:
+        pane = self.open_pane()
+        if pane is not None and pane.query("MessageList"):
+            pane.index_widget.focus()
+
+    def on_descendant_focus(self, event) -> None:  # textual.events.DescendantFocus
+        self.set_class(self.query_one("#sidebar") in event.widget.ancestors_with_self, "-sidebar-open")

@@ -28,12 +28,19 @@ from tuimail.model.text import one_line
 MARGIN_ROWS = 60  # fetched beyond the visible rows, either side
 DEBOUNCE_SECONDS = 0.03
 MARGIN_DELAY = 0.25  # the rows beyond the screen wait until the screen is drawn and settled
+SIZE_FROM = 72  # row width (cells) from which the size column is shown
+DATE_FROM = 40  # and the date column
+
+
+def local_now() -> datetime:
+    """The local time the index dates are shown against (tests pin it here)."""
+    return datetime.now(timezone.utc).astimezone()
 
 
 def format_date(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return ""
-    now = now or datetime.now(timezone.utc).astimezone()
+    now = now or local_now()
     local = value.astimezone(now.tzinfo)
     if local.date() == now.date():
         return local.strftime("%H:%M")
@@ -60,6 +67,25 @@ def _cell(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Cell widths of one index row; 0: the column is left out."""
+    date: int
+    sender: int
+    subject: int
+    size: int
+
+
+def row_columns(width: int) -> Columns:
+    """Narrow rows drop the size column (below SIZE_FROM cells), then the date (below DATE_FROM);
+    the subject always gets what is left, so it stays readable at 60 columns."""
+    size = 9 if width >= SIZE_FROM else 0
+    date = 10 if width >= DATE_FROM else 0
+    sender = max(min(24, width // 4), 8)
+    used = 5 + (date + 1 if date else 0) + sender + 1 + (size + 1 if size else 0)  # flags, then a space each
+    return Columns(date, sender, max(width - used, 0), size)
+
+
 class MessageList(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {
         "message-list--cursor",
@@ -70,7 +96,7 @@ class MessageList(ScrollView, can_focus=True):
         "message-list--deleted",
     }
     DEFAULT_CSS = """
-    MessageList { height: 1fr; }
+    MessageList { height: 1fr; overflow-x: hidden; }  /* rows are cut to the width, never scrolled sideways */
     MessageList > .message-list--cursor { background: $accent 40%; }
     MessageList:focus > .message-list--cursor { background: $accent; color: $text; }
     MessageList > .message-list--unread { text-style: bold; color: $mail-unread; }
@@ -172,18 +198,16 @@ class MessageList(ScrollView, can_focus=True):
         dim = base + self.get_component_rich_style("message-list--dim")
         sender = summary.sender[0].short() if summary.sender else "(no sender)"
         date = format_date(summary.date or summary.internal_date)
-        size = human_size(summary.size)
-        from_width = max(min(24, width // 4), 8)
-        fixed = 4 + 1 + 10 + 1 + from_width + 1 + 1 + 9
-        subject_width = max(width - fixed, 0)
+        columns = row_columns(width)
         subject = self.index.decoration(row) + one_line(summary.subject or "(no subject)", 400)
-        return [
-            Segment(flag_marks(summary) + " ", style),
-            Segment(_cell(date, 10) + " ", dim),
-            Segment(_cell(one_line(sender, 200), from_width) + " ", style),
-            Segment(_cell(subject, subject_width) + " ", style),
-            Segment(_cell(size.rjust(9), 9), dim),
-        ]
+        segments = [Segment(flag_marks(summary) + " ", style)]
+        if columns.date:
+            segments.append(Segment(_cell(date, columns.date) + " ", dim))
+        segments.append(Segment(_cell(one_line(sender, 200), columns.sender) + " ", style))
+        segments.append(Segment(_cell(subject, columns.subject), style))
+        if columns.size:
+            segments.append(Segment(" " + _cell(human_size(summary.size).rjust(columns.size), columns.size), dim))
+        return segments
 
     # Asking for rows --------------------------------------------------------------------
 

@@ -46,7 +46,8 @@ def quote_depth(line: str) -> int:
 
 class TextView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    TextView { height: 1fr; }
+    /* rows are wrapped to the width left of a scrollbar, whether or not one is shown yet */
+    TextView { height: 1fr; overflow-x: hidden; scrollbar-gutter: stable; }
     TextView > .text-view--quote { color: $mail-quote-1; }
     TextView > .text-view--quote-2 { color: $mail-quote-2; }
     TextView > .text-view--quote-3 { color: $mail-quote-3; }
