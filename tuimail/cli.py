@@ -1,13 +1,21 @@
 """The tuimail command line: `tuimail` opens the TUI; subcommands mirror it for scripts."""
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from tuimail import __version__
-from tuimail.model.config import Config, ConfigError
-from tuimail.store.config_file import config_path, load_config
+from tuimail.store import code_cache
+
+if TYPE_CHECKING:
+    import argparse
+
+code_cache.install()  # before the first dataclass is made: tuimail's and Textual's start faster
+
+from tuimail.model.config import Config, ConfigError  # noqa: E402
+from tuimail.store.config_file import config_path, load_config  # noqa: E402
 
 # Subcommand modules under tuimail/commands/; each registers itself through add_parser().
 COMMANDS = ("accounts", "doctor", "password", "folders", "listing", "read", "save", "search", "pop3",
@@ -15,6 +23,8 @@ COMMANDS = ("accounts", "doctor", "password", "folders", "listing", "read", "sav
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse  # not for the TUI: tui_arguments reads its two options by hand
+
     parser = argparse.ArgumentParser(
         prog="tuimail",
         description="A terminal mail client. With no command, opens the TUI.",
@@ -33,19 +43,24 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(config_path(args.config))
 
 
-def tui_arguments(argv: list[str]) -> argparse.Namespace | None:
+def tui_arguments(argv: list[str]) -> SimpleNamespace | None:
     """--config and --account when argv names no command: the TUI, started without loading
-    every command's module (what build_parser does). None: let the full parser decide."""
-    if any(arg in COMMANDS or arg.startswith(("-h", "--h", "--v")) for arg in argv):
-        return None
-    parser = argparse.ArgumentParser(prog="tuimail", add_help=False, allow_abbrev=False, exit_on_error=False)
-    parser.add_argument("--config")
-    parser.add_argument("--account")
-    try:
-        args, rest = parser.parse_known_args(argv)
-    except (argparse.ArgumentError, SystemExit):  # --config without a value: the full parser says so
-        return None
-    return None if rest else args
+    argparse and every command's module (what build_parser does). None: anything else, even a
+    missing value, is for the full parser to accept or explain."""
+    found = {"config": None, "account": None}
+    position = 0
+    while position < len(argv):
+        name, equals, value = argv[position].partition("=")
+        if name not in ("--config", "--account"):
+            return None
+        if not equals:
+            position += 1
+            if position == len(argv) or argv[position].startswith("-"):
+                return None
+            value = argv[position]
+        found[name[2:]] = value
+        position += 1
+    return SimpleNamespace(**found)
 
 
 def main(argv: list[str] | None = None) -> int:

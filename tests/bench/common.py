@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import threading
@@ -292,3 +293,17 @@ def run_measured(argv: Sequence[str], *, env: Mapping[str, str], timeout: float,
         process.stderr.close()
     return Finished(process.returncode, seconds, out.decode(errors="replace"),
                     err.decode(errors="replace"), peak or None, marks, at_marks)
+
+
+def program_caches(cache_home: Path) -> list[Path]:
+    """tuimail's own code cache in cache_home ($XDG_CACHE_HOME): it belongs to the installed
+    program, like byte-compiled modules, not to a mailbox (tuimail/store/code_cache.py)."""
+    return sorted((cache_home / "tuimail").glob("dataclass-code.*"))
+
+
+def seed_program_caches(kept: list[Path], cache_home: Path) -> None:
+    """Put the warm-up run's program caches into a fresh cache_home: a cold run is a mailbox
+    never seen, not a program never run."""
+    for path in kept:
+        (cache_home / "tuimail").mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copy2(path, cache_home / "tuimail" / path.name)

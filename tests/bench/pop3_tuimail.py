@@ -21,7 +21,7 @@ from typing import Any
 from tests.testbed import Testbed
 
 from . import dataset as ds
-from .common import BenchError, Result, run_measured, traffic
+from .common import BenchError, Result, program_caches, run_measured, seed_program_caches, traffic
 from .pop3_tui_probe import ROWS_MARK
 from .proxy import CountingProxy
 from .tuimail_side import ROOT
@@ -127,10 +127,13 @@ def measure_tuimail(cli: Pop3Cli, direct_cli: Pop3Cli, proxy: CountingProxy, dir
     result = Result("tuimail", note="driver: cli (`tuimail list --json`)")
     needle = ds.SUBJECT_NEEDLE
 
+    kept: list[Path] = []  # the warm-up run's program caches (see common.seed_program_caches)
+
     def fresh(tag: str) -> Path:
         home = scratch / f"home-{tag}"
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
+        seed_program_caches(kept, home / "cache")
         return home
 
     try:
@@ -138,7 +141,9 @@ def measure_tuimail(cli: Pop3Cli, direct_cli: Pop3Cli, proxy: CountingProxy, dir
         result.note += f"; process start (`tuimail --version`) {seconds:.3f}s, included"
         result.add("startup", {"seconds": seconds})
         log("bench: pop3: tuimail: warm-up run (discarded)")
-        cli.list(fresh("warmup"), proxy, needle)
+        warm_up = fresh("warmup")
+        cli.list(warm_up, proxy, needle)
+        kept.extend(program_caches(warm_up / "cache"))
     except Exception as exc:  # noqa: BLE001 - recorded; the runs may still work
         result.errors.append(f"warm-up: {exc}")
     for run in range(1, runs + 1):
@@ -179,12 +184,14 @@ def measure_tui(cli: Pop3Cli, proxy: CountingProxy, scratch: Path, runs: int, lo
         result.available, result.note = False, reason
         return result.to_json()
     needle = ds.SUBJECT_NEEDLE
+    kept: list[Path] = []  # the warm-up run's program caches (see common.seed_program_caches)
     for run in range(runs + 1):
         log("bench: pop3: tuimail tui: " + ("warm-up run (discarded)" if run == 0 else
                                             f"run {run}/{runs}"))
         home = scratch / f"tui-{run}"
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
+        seed_program_caches(kept, home / "cache")
         for phase in ("cold", "reopen"):
             try:
                 sample = cli.tui(home, proxy, needle)
@@ -193,6 +200,8 @@ def measure_tui(cli: Pop3Cli, proxy: CountingProxy, scratch: Path, runs: int, lo
                 break
             if run:
                 result.add(phase, sample)
+        if run == 0:
+            kept.extend(program_caches(home / "cache"))
     if not result.samples:
         result.available = False
         result.note = "failed: " + (result.errors[-1].splitlines()[0] if result.errors else "?")

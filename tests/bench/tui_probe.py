@@ -98,7 +98,6 @@ async def main(mode: str, config: Path, subject: str, body: str) -> None:
 
     args = tui_arguments(["--config", str(config)])
     app = build_app(config_path(args.config), account=args.account)
-    from tuimail.ui.screens.message import MessageScreen
     from tuimail.ui.widgets.folder_pane import FolderPane
     from tuimail.ui.widgets.message_list import MessageList
 
@@ -143,6 +142,7 @@ async def main(mode: str, config: Path, subject: str, body: str) -> None:
             figures.update(max_stall_ms=round(stall * 1000, 1), loaded_rows=widget.index.loaded(),
                            rss_scrolled_mb=scrolled["rss_mb"], peak_rss_scrolled_mb=scrolled["peak_rss_mb"])
         else:
+            from tuimail.ui.screens.message import MessageScreen  # after the frame: not timed
             await pilot.pause(1.0)  # let the IDLE connection and margins settle, as for the peers
             widget.focus()
             await pilot.press("home")

@@ -35,7 +35,8 @@ from typing import Any, Protocol
 from tests.testbed import Testbed
 
 from . import dataset as ds
-from .common import BenchError, Result, run_measured, traffic
+from .common import BenchError, Result, run_measured, seed_program_caches, traffic
+from .common import program_caches as cached_programs
 from .proxy import CountingProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,10 +230,16 @@ def measure_tuimail(bed: Testbed, proxy: CountingProxy, data: ds.Dataset, *, scr
     config = write_config(bed, scratch / "config.toml", proxy.port)
     slow_config = write_config(bed, scratch / "slow.toml", slow_proxy.port) if slow_proxy else None
 
+    program_caches: list[Path] = []  # the warm-up run's code cache, once it has run
+
     def fresh(tag: str) -> Path:
+        """An empty cache directory but for the program's own code cache (made by the warm-up
+        run, like the byte-compiled modules below): cold means a mailbox never seen, not a
+        program never run. The floor (a bare Textual app) does not use it."""
         path = scratch / f"cache-{tag}"
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
+        seed_program_caches(program_caches, path)
         return path
 
     reason = driver.unavailable(config, fresh("probe"))
@@ -264,7 +271,10 @@ def measure_tuimail(bed: Testbed, proxy: CountingProxy, data: ds.Dataset, *, scr
         for _ in range(3):
             attempt("floor", "floor", lambda: floor(config, fresh("floor"), proxy, data))
     log(f"bench: tuimail ({driver.name}): warm-up run (discarded)")
-    attempt("warm-up", None, lambda: driver.first_screen(config, fresh("warmup"), proxy, data))
+    warm_up = fresh("warmup")
+    attempt("warm-up", None, lambda: driver.first_screen(config, warm_up, proxy, data))
+    program_caches.extend(cached_programs(warm_up))
+    log(f"bench: tuimail: program caches kept for every run: {[p.name for p in program_caches] or 'none'}")
     for run in range(1, runs + 1):
         log(f"bench: tuimail ({driver.name}): run {run}/{runs}")
         cache = fresh(str(run))

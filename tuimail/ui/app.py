@@ -12,7 +12,6 @@ from textual.binding import Binding
 from tuimail.model.config import Config
 from tuimail.model.secret import Secret
 from tuimail.ui.palette import MailCommands
-from tuimail.ui.screens.help import HelpScreen, bindings_of
 from tuimail.ui.screens.main import MainScreen
 from tuimail.ui.themes import THEMES_DIR, ThemedApp, install_themes, user_themes_dir
 
@@ -24,7 +23,7 @@ class TuimailApp(ThemedApp):
     """With a config, the mail shell; without one (or with no accounts), the setup form first."""
 
     TITLE = "tuimail"
-    CSS_PATH = "styles/app.tcss"
+    CSS_PATH = ["styles/app.tcss", "styles/main.tcss"]  # main's too: one parse at start, not two
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = App.COMMANDS | {MailCommands}
     BINDINGS = [
@@ -45,10 +44,12 @@ class TuimailApp(ThemedApp):
         self._account = account
         self._themes_dir = themes_dir
         self._user_themes = user_themes if user_themes is not None else user_themes_dir()
+        # Before the stylesheet is first parsed: set on mount, the theme would parse it again.
+        wanted = config.ui.theme if config else None
+        self._theme_problems = install_themes(self, wanted, themes_dir, self._user_themes)
 
     def on_mount(self) -> None:
-        wanted = self.config.ui.theme if self.config else None
-        for problem in install_themes(self, wanted, self._themes_dir, self._user_themes):
+        for problem in self._theme_problems:
             self.notify(problem, title="Theme", severity="warning", markup=False)
         if self.config is not None and self.config.keymap:
             self.set_keymap(self.config.keymap)  # ids checked when the config was read
@@ -80,6 +81,8 @@ class TuimailApp(ThemedApp):
         self.exit()
 
     def action_help(self) -> None:
+        from tuimail.ui.screens.help import HelpScreen, bindings_of  # loaded when first asked for
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(bindings_of(self.screen)))

@@ -21,7 +21,6 @@ from tuimail.model.secret import Secret
 from tuimail.protocols.errors import AuthError, ConnectError, MailError, MailTimeout
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.ui.render import inert, line
-from tuimail.ui.screens.password import PasswordScreen
 from tuimail.ui.widgets.accounts import AccountList
 from tuimail.store.head_start import HeadStart
 from tuimail.store.header_cache import CacheError, HeaderCache
@@ -69,7 +68,6 @@ class PasswordNeeded(Message):
 
 
 class MainScreen(Screen[None]):
-    CSS_PATH = "../styles/main.tcss"
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="main.refresh", tooltip="List the account's folders again"),
         Binding("a", "focus_accounts", "Accounts", id="main.focus_accounts", tooltip="Move to the account list"),
@@ -93,6 +91,10 @@ class MainScreen(Screen[None]):
         self._cache: HeaderCache | None = self._head.cache if self._head is not None else None
         self._open_dir = PrivateDir()  # attachments handed to other programs, this session only
         self._first_screen = threading.Event()  # set once the open folder's first rows are in
+        if self._head is not None:
+            # Composed with the INBOX's index: focus it at once. Textual's own pick, the account
+            # list, would restyle the whole screen twice before the first frame (-sidebar-open).
+            self.AUTO_FOCUS = "#index"
 
     def compose(self) -> ComposeResult:
         yield Static(line(("tuimail", "bold"), f"  {self.config.path}"), id="title", markup=False)
@@ -112,9 +114,9 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         accounts = self.query_one(AccountList)
         accounts.highlight_account(self.current)
-        panes = self.query(FolderPane)
-        if panes:  # composed with the head start's INBOX: the index has the keys, as it would
-            panes.first().index_widget.focus()
+        indexes = self.query("#index")
+        if indexes:  # composed with the head start's INBOX: the index has the keys, as it would
+            indexes.first().focus()
         else:
             accounts.focus()
         self.open_account(self.current)
@@ -265,6 +267,8 @@ class MainScreen(Screen[None]):
             self._passwords[account.name] = password
             self.open_account(account.name, refresh=True)
 
+        from tuimail.ui.screens.password import PasswordScreen  # only when a password is asked for
+
         self.app.push_screen(PasswordScreen(account.name, account.username, host, message.reason), answered)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -362,4 +366,6 @@ class MainScreen(Screen[None]):
             pane.index_widget.focus()
 
     def on_descendant_focus(self, event) -> None:  # textual.events.DescendantFocus
-        self.set_class(self.query_one("#sidebar") in event.widget.ancestors_with_self, "-sidebar-open")
+        in_sidebar = self.query_one("#sidebar") in event.widget.ancestors_with_self
+        if in_sidebar != self.has_class("-sidebar-open"):  # a restyle of the whole screen: only on a change
+            self.set_class(in_sidebar, "-sidebar-open")

@@ -2,6 +2,7 @@
 reader's attachment jobs (save, open with). A mixin: it uses the pane's connection, indexes
 and status; every server call is a job on the connection's thread, and the index is changed
 only by what the server answers (FolderSync's events), applied by FolderPane.apply_events.
+The dialogs and the attachment code load when an action first needs them, not at start-up.
 """
 from __future__ import annotations
 
@@ -14,14 +15,8 @@ from textual.message import Message
 from tuimail.model.folder import Folder
 from tuimail.model.mime import MimePart, human_size
 from tuimail.model.summary import FLAGGED, SEEN, MessageSummary
-from tuimail.store.attachments import SaveError, save_attachment
 from tuimail.store.folder_sync import FolderSync
-from tuimail.store.folder_views import counts
-from tuimail.store.opener import OpenError, launch, opener_argv
 from tuimail.ui.connection import JobFailed
-from tuimail.ui.screens.confirm import ConfirmScreen
-from tuimail.ui.screens.folder_picker import FolderPicker
-from tuimail.ui.screens.save import SaveDialog
 from tuimail.ui.widgets.pane_messages import (ActionDone, FolderCounts, OpenerExited, SaveDone,
                                               SaveProgress)
 
@@ -143,6 +138,8 @@ class FolderActions:
             if yes:
                 self.connection.submit(f"deleting message {uid}", job)
 
+        from tuimail.ui.screens.confirm import ConfirmScreen
+
         where = "in Trash" if trash is not None else "with no Trash folder"
         self.app.push_screen(ConfirmScreen(f"Delete message {uid} for good? ({self.folder.display} is {where}: "
                                            "it cannot be undone)", yes="Delete", no="Keep"), confirmed)
@@ -170,6 +167,8 @@ class FolderActions:
                 return ActionDone(f"message {uid} copied to {folder.display}", sync.take_changes(), recount=(dest,))
 
             self.connection.submit(f"{'moving' if move else 'copying'} message {uid} to {folder.display}", job)
+
+        from tuimail.ui.screens.folder_picker import FolderPicker
 
         self.app.push_screen(FolderPicker(choices, f"{verb} message {uid} to…", self.folder_counts()), chosen)
 
@@ -211,6 +210,8 @@ class FolderActions:
             self._counts_queued = True
 
         def job(sync: FolderSync) -> Message:
+            from tuimail.store.folder_views import counts
+
             if not others:
                 self._counts_queued = False
             return FolderCounts(self.account.name, counts(sync, others))
@@ -223,6 +224,8 @@ class FolderActions:
         def chosen(directory: Path | None) -> None:
             if directory is not None:
                 self._start_save(screen, part, directory)
+
+        from tuimail.ui.screens.save import SaveDialog
 
         self.app.push_screen(SaveDialog(part, default_download_dir()), chosen)
 
@@ -240,6 +243,8 @@ class FolderActions:
                 if done - last[0] >= 64 * 1024:
                     last[0] = done
                     self.post_message(SaveProgress(screen, done, expected))
+
+            from tuimail.store.attachments import SaveError, save_attachment
 
             try:
                 path = save_attachment(directory, part.filename, sync.session.iter_decoded(uid, part),
@@ -261,6 +266,9 @@ class FolderActions:
             self.post_message(OpenerExited(screen, program, status))
 
         def job(sync: FolderSync) -> Message:
+            from tuimail.store.attachments import SaveError, save_attachment
+            from tuimail.store.opener import OpenError, launch, opener_argv
+
             try:
                 path = save_attachment(private.path(), part.filename, sync.session.iter_decoded(uid, part),
                                        cancelled=cancel.is_set)

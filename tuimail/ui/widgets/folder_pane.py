@@ -109,7 +109,7 @@ class FolderPane(ComposeActions, FolderActions, IndexViews, Vertical):
         head = self._head
         if head is not None and head.cached_ready.is_set():
             self.on_cached_shown(CachedShown(head.cached))  # already read: in the first frame
-            self.call_after_refresh(head.drawn.set)  # now the head start may go on to the server
+            self.index_widget.when_painted(head.drawn.set)  # now the head start may go on to the server
         else:
             self.connection.submit("reading the cache",
                                    lambda sync: CachedShown(sync.cached(self.folder.name)), network=False)
@@ -221,7 +221,7 @@ class FolderPane(ComposeActions, FolderActions, IndexViews, Vertical):
         self._title(how + (" · " + ", ".join(extra) if extra else ""))
         self._status(f"{self.account.name}: {self.folder.display} {how}, {opened.count:,} messages", "ok")
         # after the frame that shows the rows: the listing's connection must not delay that frame
-        self.call_after_refresh(self.post_message, FirstScreenShown(self.account.name))
+        self.index_widget.when_painted(lambda: self.post_message(FirstScreenShown(self.account.name)))
         self.refresh_counts()
         if self.idle is None:
             # its own connection, started once the first screen is out of the way

@@ -3,6 +3,7 @@
 A view is a UidListIndex (rows keyed by position, each a UID) shown in the same MessageList;
 its rows are fetched lazily by UID through FolderSync.summaries() (mostly from the cache),
 so render_line never waits. Escape goes back to the full index where it was left.
+Searching and threading load their code when first used, not at start-up.
 """
 from __future__ import annotations
 
@@ -11,14 +12,11 @@ from typing import TYPE_CHECKING, Callable
 from textual.message import Message
 
 from tuimail.model.index import UidListIndex, Window
-from tuimail.model.query import Query
-from tuimail.model.threads import ThreadIndex
 from tuimail.store.folder_sync import FolderSync
-from tuimail.store.folder_views import search, threads
-from tuimail.ui.screens.search import SearchDialog
 from tuimail.ui.widgets.pane_messages import RowsFailed, RowsLoaded, SearchDone, ThreadsDone
 
 if TYPE_CHECKING:
+    from tuimail.model.query import Query
     from tuimail.ui.widgets.folder_pane import FolderPane
 
 
@@ -34,6 +32,9 @@ class IndexViews:
     # Search -----------------------------------------------------------------------------
 
     def action_search(self: "FolderPane") -> None:
+        from tuimail.store.folder_views import search
+        from tuimail.ui.screens.search import SearchDialog
+
         def asked(query: Query | None) -> None:
             if query is None:
                 return
@@ -52,6 +53,9 @@ class IndexViews:
     # Threads ----------------------------------------------------------------------------
 
     def action_threads(self: "FolderPane") -> None:
+        from tuimail.model.threads import ThreadIndex
+        from tuimail.store.folder_views import threads
+
         if isinstance(self.view, ThreadIndex):
             self.action_back()
             return
@@ -59,6 +63,8 @@ class IndexViews:
         self.connection.submit("threading the folder", lambda sync: ThreadsDone(threads(sync)))
 
     def on_threads_done(self: "FolderPane", message: ThreadsDone) -> None:
+        from tuimail.model.threads import ThreadIndex
+
         found = message.threads
         index = ThreadIndex(found.roots)
         how = "" if found.by_server else ", threaded here"

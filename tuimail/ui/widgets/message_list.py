@@ -14,7 +14,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -30,6 +30,7 @@ DEBOUNCE_SECONDS = 0.03
 MARGIN_DELAY = 0.25  # the rows beyond the screen wait until the screen is drawn and settled
 SIZE_FROM = 72  # row width (cells) from which the size column is shown
 DATE_FROM = 40  # and the date column
+PAINT_FALLBACK = 0.5  # seconds when_painted waits for a frame at most
 
 
 def local_now() -> datetime:
@@ -137,6 +138,8 @@ class MessageList(ScrollView, can_focus=True):
         self.index = index or LazyIndex(0)
         self._debounce = None
         self._margin_due: float | None = None  # when the rows beyond the screen may be fetched
+        self._after_paint: list = []  # callbacks for once a frame with this list has been written
+        self._pass_styles: dict | None = None  # while render_lines runs: styles already looked up
         self.folder_label = ""
 
     # Data in ----------------------------------------------------------------------------
@@ -169,33 +172,71 @@ class MessageList(ScrollView, can_focus=True):
 
     # Rendering --------------------------------------------------------------------------
 
+    def when_painted(self, callback, fallback: float = PAINT_FALLBACK) -> None:
+        """Call callback once the next frame showing this list has gone to the terminal, (or
+        after fallback seconds, if the list is not drawn: hidden or covered): work that would
+        compete with that frame for the CPU, such as a TLS handshake, waits for it."""
+        self._after_paint.append(callback)
+        self.set_timer(fallback, self._painted)
+
+    def _painted(self) -> None:
+        callbacks, self._after_paint = self._after_paint, []
+        for callback in callbacks:
+            callback()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The styles are looked up once for all the lines of this pass, not for every line.
+        self._pass_styles = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_styles = None
+
+    def _style(self, component: str, alone: bool = False) -> Style:
+        """The widget's style ("") or a component's, over the widget's unless alone."""
+        memo = self._pass_styles
+        key = (component, alone)
+        if memo is not None and key in memo:
+            return memo[key]
+        if not component:
+            style = self.rich_style
+        else:
+            style = self.get_component_rich_style(component)
+            if not alone:
+                style = self._style("") + style
+        if memo is not None:
+            memo[key] = style
+        return style
+
     def render_line(self, y: int) -> Strip:
+        if self._after_paint:  # this frame is being composed: the callbacks run once it is out
+            self.call_later(self._painted)
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self.scrollable_content_region.width  # the scrollbar is not ours to draw on
-        base = self.rich_style
+        base = self._style("")
         if row >= self.index.count:
             return Strip.blank(width, base)
         summary = self.index.row(row)
         if summary is None:
-            style = base + self.get_component_rich_style("message-list--placeholder")
+            style = self._style("message-list--placeholder")
             segments = [Segment(_cell("      ·  loading…", width), style)]
         else:
             segments = self._row_segments(row, summary, width, base)
         if row == self.cursor:
-            cursor = self.get_component_rich_style("message-list--cursor")
+            cursor = self._style("message-list--cursor", alone=True)
             segments = [Segment(text, (style or Style()) + cursor) for text, style, _ in segments]
         return Strip(segments, width).crop_extend(0, width, base)
 
     def _row_segments(self, row: int, summary: MessageSummary, width: int, base: Style) -> list[Segment]:
         style = base
         if not summary.seen:
-            style = style + self.get_component_rich_style("message-list--unread")
+            style = style + self._style("message-list--unread", alone=True)
         if summary.flagged:
-            style = style + self.get_component_rich_style("message-list--flagged")
+            style = style + self._style("message-list--flagged", alone=True)
         if DELETED in summary.flags:  # POP3: deleted here, still on the server until a sync
-            style = style + self.get_component_rich_style("message-list--deleted")
-        dim = base + self.get_component_rich_style("message-list--dim")
+            style = style + self._style("message-list--deleted", alone=True)
+        dim = self._style("message-list--dim")
         sender = summary.sender[0].short() if summary.sender else "(no sender)"
         date = format_date(summary.date or summary.internal_date)
         columns = row_columns(width)

@@ -8,13 +8,13 @@ from textual.message import Message
 
 from tuimail.model.index import LazyIndex, Window
 from tuimail.model.mailbox import FolderEvents, FolderStatus
-from tuimail.model.query import Query
 from tuimail.model.summary import MessageSummary
 from tuimail.store.folder_sync import CachedFolder, OpenedFolder
-from tuimail.store.folder_views import Threads
 from tuimail.store.head_start import HeadStartResult
 
 if TYPE_CHECKING:
+    from tuimail.model.query import Query
+    from tuimail.store.folder_views import Threads  # searching and threading load when first used
     from tuimail.store.message_view import MessageView  # email parsing loads on the first open
 
 
