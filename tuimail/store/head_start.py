@@ -1,4 +1,4 @@
-"""The INBOX's first screen, prepared while the UI toolkit loads.
+"""The INBOX's first screen, prepared while the UI toolkit loads (IMAP or POP3).
 
 Starting the TUI spends a third of a second or more importing Textual and building the
 screen. HeadStart uses that time: it reads the INBOX's cached rows, then on a thread started
@@ -8,13 +8,16 @@ The UI then adopts what it finished (the live session included) instead of start
 nothing. Whatever it did not finish or got wrong, the UI does again its usual way, so an error
 is reported once, where the user sees every other one.
 
-Blocking, one thread; the result is handed over once through take().
+Blocking, one thread; the result is handed over once through take(). HeadStart is the IMAP
+one; Pop3HeadStart does the same over POP3 (the local store's rows, then STAT and one
+pipelined window), and always hands its Pop3Sync over, connected or not, with its store.
 """
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tuimail.model.config import Account, Protocol
 from tuimail.model.secret import Secret
@@ -23,6 +26,10 @@ from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.store.folder_sync import CachedFolder, FolderSync, OpenedFolder
 from tuimail.store.header_cache import CacheError, HeaderCache
 
+if TYPE_CHECKING:
+    from tuimail.store.pop3_store import Pop3Store
+    from tuimail.store.pop3_sync import Pop3Sync
+
 INBOX = "INBOX"
 HOLD_SECONDS = 1.0  # with cached rows, the longest the network part waits for the UI's first frame
 
@@ -30,7 +37,7 @@ HOLD_SECONDS = 1.0  # with cached rows, the longest the network part waits for t
 @dataclass
 class HeadStartResult:
     password: Secret | None = None  # what the lookup gave (not yet known to be right)
-    sync: FolderSync | None = None  # logged in, INBOX selected: the caller owns it now
+    sync: "FolderSync | Pop3Sync | None" = None  # logged in, INBOX selected: the caller owns it now
     opened: OpenedFolder | None = None
     error: str = ""  # why it stopped short; the UI's own attempt will say it properly
 
@@ -57,18 +64,41 @@ class HeadStart:
 
     def start(self) -> "HeadStart":
         """Read the cached rows here (a few ms), then go on in the thread. Cold, the network is
-        the first screen's critical path: the IMAP stack is loaded here first, so that the
+        the first screen's critical path: the protocol stack is loaded here first, so that the
         thread connects at once instead of importing side by side with the UI toolkit."""
         try:
-            self.cached = FolderSync(None, self.cache, self.account.name).cached(self.folder)
+            self.cached = self._read_cached()
         except CacheError:
             self.cached = None  # the UI reads the cache again and reports it
         finally:
             self.cached_ready.set()
         if self.cached is None:
-            import tuimail.protocols.imap  # noqa: F401
+            self._load_protocol()
         self._thread.start()
         return self
+
+    # What differs between the protocols -------------------------------------------------
+
+    def _read_cached(self) -> CachedFolder | None:
+        return FolderSync(None, self.cache, self.account.name).cached(self.folder)
+
+    def _load_protocol(self) -> None:
+        import tuimail.protocols.imap  # noqa: F401
+
+    def _open(self, password: Secret) -> tuple[FolderSync, OpenedFolder]:
+        from tuimail.protocols.imap import ImapSession  # warm: loaded after the first frame
+
+        session = ImapSession.connect(self.account, password)
+        sync = FolderSync(session, self.cache, self.account.name)
+        try:
+            return sync, sync.open(self.folder, first=self.first)
+        except BaseException:
+            session.close()
+            raise
+
+    def _discard(self, sync) -> None:
+        """Nobody will take sync any more: close what it holds."""
+        sync.session.close()
 
     def _run(self) -> None:
         result = self._result
@@ -84,16 +114,7 @@ class HeadStart:
             if result.password is None:
                 result.error = "no password stored"
                 return
-            from tuimail.protocols.imap import ImapSession  # warm: loaded after the first frame
-
-            session = ImapSession.connect(self.account, result.password)
-            sync = FolderSync(session, self.cache, self.account.name)
-            try:
-                opened = sync.open(self.folder, first=self.first)
-            except BaseException:
-                session.close()
-                raise
-            result.sync, result.opened = sync, opened
+            result.sync, result.opened = self._open(result.password)
         except (MailError, CredentialError, CacheError) as exc:
             result.error = str(exc)
         except Exception as exc:  # never lose the UI's start to a bug here: it starts over
@@ -103,7 +124,7 @@ class HeadStart:
                 self._finished = True
                 abandoned = self._taken  # take() gave up before we finished
             if abandoned and result.sync is not None:
-                result.sync.session.close()  # nobody will take it any more
+                self._discard(result.sync)  # nobody will take it any more
             self.done.set()
 
     def password(self, timeout: float | None = None) -> Secret | None:
@@ -134,4 +155,50 @@ class HeadStart:
         self.drawn.set()
         result = self.take(timeout=0)
         if result.sync is not None:
-            result.sync.session.close()
+            self._discard(result.sync)
+
+
+class Pop3HeadStart(HeadStart):
+    """The POP3 INBOX's first screen: rows from the local store here, then in the thread the
+    password, the session, STAT and one pipelined window (Pop3Sync.open). The sync and its
+    store always go to the taker, so that a failure here costs no second store."""
+
+    def __init__(self, account: Account, store: "Pop3Store", first: int, hold: float = HOLD_SECONDS):
+        from tuimail.store.pop3_sync import Pop3Sync
+
+        super().__init__(account, None, first, hold=hold)  # type: ignore[arg-type]  # no header cache
+        self.store = store
+        self.sync = Pop3Sync(store, account, connect=self._connect)
+        self._result.sync = self.sync
+        self._password: Secret | None = None
+
+    @classmethod
+    def applies_to(cls, account: Account) -> bool:
+        return account.protocol is Protocol.POP3 and account.pop3 is not None
+
+    def _read_cached(self) -> CachedFolder | None:
+        from tuimail.store.pop3_store import StoreError
+
+        try:
+            return self.sync.cached(limit=self.first)
+        except (StoreError, OSError) as exc:
+            raise CacheError(str(exc)) from None  # the pane reads the store again and says why
+
+    def _load_protocol(self) -> None:
+        import tuimail.protocols.pop3  # noqa: F401
+
+    def _connect(self):
+        from tuimail.protocols.pop3 import Pop3Session
+
+        return Pop3Session.connect(self.account, self._password)
+
+    def _open(self, password: Secret) -> tuple["Pop3Sync", OpenedFolder]:
+        self._password = password
+        return self.sync, self.sync.open(first=self.first)
+
+    def _discard(self, sync) -> None:
+        try:
+            sync.close()  # QUIT when connected: nothing was deleted in this session
+        except MailError:
+            pass
+        sync.store.close()

@@ -46,6 +46,8 @@ def retr_cap(size: int, hard: int) -> int:
 
 
 class Pop3Sync:
+    on_download: Callable[[Record], None] | None = None  # told of each message stored (a sync's progress)
+
     def __init__(self, store: Pop3Store, account: Account, session: Pop3Session | None = None,
                  connect: Callable[[], Pop3Session] | None = None, clock: Callable[[], float] = time.time):
         self.store, self.account, self._session, self._connect = store, account, session, connect
@@ -69,6 +71,10 @@ class Pop3Sync:
             self._session = self._connect()
             self._keys, self._numbers, self._listed = {}, {}, False
         return self._session
+
+    def use_connect(self, connect: Callable[[], Pop3Session]) -> None:
+        """Make later sessions with connect (a new owner's, after a head start made the first)."""
+        self._connect = connect
 
     @property
     def connected(self) -> bool:
@@ -280,10 +286,13 @@ class Pop3Sync:
         n = self.number_of(key)
         record = self.store.by_key(key)
         hard = self.session.limits.max_message
-        return self.store.save(
+        stored = self.store.save(
             key, lambda write: self.session.retr(n, write, retr_cap(record.size, hard)),
             self.clock() if now is None else now,
             lambda id_, data: summary_from_header(id_, data, record.size, record.flags, structure=True))
+        if self.on_download is not None:
+            self.on_download(stored)
+        return stored
 
     def number_of(self, key: str) -> int:
         """This session's message number for key (a full listing if it is not known yet)."""

@@ -25,20 +25,28 @@ class LaunchError(Exception):
 
 def head_start(config: Config, account: str | None) -> "HeadStart | None":
     """Start preparing the INBOX that will open, or None where there is nothing to prepare."""
-    from tuimail.store.head_start import HeadStart
+    from tuimail.store.head_start import HeadStart, Pop3HeadStart
     from tuimail.store.header_cache import CacheError, HeaderCache
 
     if not config.accounts:
         return None
     chosen = config.account(account)
+    first = first_rows(shutil.get_terminal_size((80, 24)).lines)
+    if Pop3HeadStart.applies_to(chosen):
+        from tuimail.store.pop3_store import Pop3Store, StoreError
+
+        try:
+            store = Pop3Store.open_default(chosen.name)
+        except (StoreError, OSError):
+            return None  # the pane opens it again and says what is wrong
+        return Pop3HeadStart(chosen, store, first).start()
     if not HeadStart.applies_to(chosen):
         return None
     try:
         cache = HeaderCache.open_default()
     except CacheError:
         return None  # the screen opens it again and says what is wrong
-    lines = shutil.get_terminal_size((80, 24)).lines
-    return HeadStart(chosen, cache, first_rows(lines)).start()
+    return HeadStart(chosen, cache, first).start()
 
 
 def build_app(config_path: Path, account: str | None = None) -> "TuimailApp":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -26,12 +26,17 @@ from tuimail.protocols.errors import AuthError, ConnectError, MailError, MailTim
 from tuimail.protocols.pop3 import Pop3Session
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.store.folder_sync import OpenedFolder
-from tuimail.store.pop3_store import Pop3Store, Record, StoreError
+from tuimail.store.pop3_store import Pop3Store, StoreError
 from tuimail.store.pop3_sync import Pop3Sync
 from tuimail.ui.connection import ConnectionStatus, JobFailed
+from tuimail.ui.widgets.pane_messages import HeadStartTaken
 
-Job = Callable[["WatchedPop3Sync"], "Message | None"]
+if TYPE_CHECKING:
+    from tuimail.store.head_start import HeadStartResult, Pop3HeadStart
+
+Job = Callable[["Pop3Sync"], "Message | None"]
 RETRY_DELAYS = (0.2, 1.0, 3.0)
+HEAD_START_WAIT = 120.0  # seconds the thread waits for a head start (it has its own timeouts)
 IDLE_QUIT_SECONDS = 60.0
 
 
@@ -45,18 +50,6 @@ class MaildropReopened(Message):
     opened: OpenedFolder
 
 
-class WatchedPop3Sync(Pop3Sync):
-    """A Pop3Sync that says when it stored a message (the status line's progress in a sync)."""
-
-    on_download: Callable[[Record], None] | None = None
-
-    def download(self, key: str, now: float | None = None) -> Record:
-        record = super().download(key, now)
-        if self.on_download is not None:
-            self.on_download(record)
-        return record
-
-
 class Pop3Connection:
     def __init__(self, owner: MessagePump, account: Account, password: Secret | None,
                  store: Callable[[str], Pop3Store] = Pop3Store.open_default,
@@ -67,11 +60,13 @@ class Pop3Connection:
         self._store_factory = store
         self._connect_session = connect
         self._jobs: queue.Queue[tuple[str, Job, Message | None, bool] | None] = queue.Queue()
-        self.sync: WatchedPop3Sync | None = None  # touched only on the connection's thread
+        self.sync: Pop3Sync | None = None  # touched only on the connection's thread
         self.first = 50  # rows a reopen fetches: the pane's visible rows
         self.opened = False  # the pane has an index: a new session must reopen it
         self._sessions = 0
         self._reconnected = False
+        self._head: Pop3HeadStart | None = None
+        self._taken: HeadStartResult | None = None
         self.stopped = threading.Event()
 
     @property
@@ -85,12 +80,16 @@ class Pop3Connection:
         """The keep policy changed: later jobs (a sync) apply the new one."""
         self.account = account
 
-        def job(sync: WatchedPop3Sync) -> None:
+        def job(sync: Pop3Sync) -> None:
             sync.account = account
 
         self.submit("applying the new policy", job)
 
-    def start(self) -> None:
+    def start(self, head: "Pop3HeadStart | None" = None, taken: "HeadStartResult | None" = None) -> None:
+        """Start the thread; with a head start, it goes on with the head start's sync, store and
+        session (taken: already handed over; else the thread waits for it and posts
+        HeadStartTaken)."""
+        self._head, self._taken = head, taken
         self.owner.run_worker(self._run, thread=True, name=f"pop3 {self.account.name}",
                               group=f"pop3-{self.account.name}", exit_on_error=False)
 
@@ -123,13 +122,31 @@ class Pop3Connection:
         self._reconnected = self._sessions > 1
         return session
 
+    def _adopt(self) -> Pop3Sync | None:
+        """The head start's sync (its store, and its session if it got one), or None."""
+        taken, head = self._taken, self._head
+        if taken is None and head is not None:
+            taken = head.take(HEAD_START_WAIT, stop=self.stopped)
+            self.post(HeadStartTaken(taken))
+        if taken is None or taken.sync is None:
+            return None
+        if taken.password is not None and self._password is None:
+            self._password = taken.password
+        sync = taken.sync
+        sync.use_connect(self._connect)
+        self._sessions = 1 if sync.connected else 0
+        return sync
+
     def _run(self) -> None:
-        try:
-            store = self._store_factory(self.account.name)
-        except Exception as exc:  # StoreError, OSError, sqlite3's errors: the pane says why
-            self.post(JobFailed(self.account.name, "opening the local POP3 store", str(exc)))
-            return
-        self.sync = WatchedPop3Sync(store, self.account, connect=self._connect)
+        self.sync = self._adopt()
+        if self.sync is None:
+            try:
+                store = self._store_factory(self.account.name)
+            except Exception as exc:  # StoreError, OSError, sqlite3's errors: the pane says why
+                self.post(JobFailed(self.account.name, "opening the local POP3 store", str(exc)))
+                return
+            self.sync = Pop3Sync(store, self.account, connect=self._connect)
+        store = self.sync.store
         try:
             while not self.stopped.is_set():
                 try:

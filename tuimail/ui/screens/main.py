@@ -22,7 +22,7 @@ from tuimail.protocols.errors import AuthError, ConnectError, MailError, MailTim
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.ui.render import inert, line
 from tuimail.ui.widgets.accounts import AccountList
-from tuimail.store.head_start import HeadStart
+from tuimail.store.head_start import HeadStart, Pop3HeadStart
 from tuimail.store.header_cache import CacheError, HeaderCache
 from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import ConnectionStatus
@@ -103,7 +103,11 @@ class MainScreen(Screen[None]):
                 yield AccountList(list(self.config.accounts.values()), id="accounts")
                 yield FolderList(id="folders")
             with Vertical(id="content"):
-                if self._head is not None:  # drawn in the first frame, from the head start
+                if isinstance(self._head, Pop3HeadStart):  # the POP3 INBOX, from its head start
+                    from tuimail.ui.screens.main_pop3 import pop3_pane  # POP3 code only when needed
+
+                    yield pop3_pane(self, self.config.accounts[self.current], head_start=self._head)
+                elif self._head is not None:  # drawn in the first frame, from the head start
                     yield self._folder_pane(INBOX, head_start=self._head)
                 else:
                     yield Static(inert("Pick a folder on the left. The message list will appear here."),
@@ -137,6 +141,7 @@ class MainScreen(Screen[None]):
         folders.border_title = f"Folders · {name}"
         if account.protocol is Protocol.POP3:
             from tuimail.ui.screens.main_pop3 import open_pop3_account  # POP3 code only when needed
+            self._head = None  # a POP3 head start went to the pane composed with it
             open_pop3_account(self, account, refresh=refresh)
             return
         if name in self._folders and not refresh:

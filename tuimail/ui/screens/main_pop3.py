@@ -14,6 +14,7 @@ from tuimail.ui.widgets.folders import FolderList
 from tuimail.ui.widgets.pop3_pane import Pop3Pane, fallback_line
 
 if TYPE_CHECKING:
+    from tuimail.store.head_start import Pop3HeadStart
     from tuimail.ui.screens.main import MainScreen
 
 
@@ -27,11 +28,18 @@ def show_pop3(screen: "MainScreen", account: Account, refresh: bool = False, fal
                 pane.index_widget.focus()
             return pane
     content.remove_children()
-    pane = Pop3Pane(account, screen._passwords.get(account.name), config_path=Path(screen.config.path),
-                    ui=screen.config.ui, open_dir=screen._open_dir, passwords=screen._passwords,
-                    fallback=fallback, on_account_saved=lambda saved: _remember(screen, saved))
+    pane = pop3_pane(screen, account, fallback=fallback)
     content.mount(pane)  # it focuses its index once mounted
     return pane
+
+
+def pop3_pane(screen: "MainScreen", account: Account, fallback: str = "",
+              head_start: "Pop3HeadStart | None" = None) -> Pop3Pane:
+    """A new pane for the account's POP3 INBOX (composed with the screen when head_start)."""
+    return Pop3Pane(account, screen._passwords.get(account.name), config_path=Path(screen.config.path),
+                    ui=screen.config.ui, open_dir=screen._open_dir, passwords=screen._passwords,
+                    fallback=fallback, on_account_saved=lambda saved: _remember(screen, saved),
+                    head_start=head_start)
 
 
 def open_pop3_account(screen: "MainScreen", account: Account, refresh: bool = False) -> None:

@@ -18,7 +18,7 @@ from tuimail.model.text import one_line
 from tuimail.protocols.errors import MailError
 from tuimail.store.attachments import SaveError, save_attachment
 from tuimail.store.opener import OpenError, launch, opener_argv
-from tuimail.ui.pop3_connection import WatchedPop3Sync
+from tuimail.store.pop3_sync import Pop3Sync
 from tuimail.ui.screens.confirm import ConfirmScreen
 from tuimail.ui.screens.message import MessageScreen
 from tuimail.ui.screens.pop3_report import Pop3ReportScreen, report_summary
@@ -111,7 +111,7 @@ class Pop3Actions:
         uid, has = summary.uid, flag in summary.flags
         name = {SEEN: "read" if not has else "unread", FLAGGED: "flagged" if not has else "unflagged"}[flag]
 
-        def job(sync: WatchedPop3Sync) -> Message:
+        def job(sync: Pop3Sync) -> Message:
             sync.set_flags([uid], add=[] if has else [flag], remove=[flag] if has else [])
             return ActionDone(f"message {uid} marked {name}", sync.take_changes())
 
@@ -138,7 +138,7 @@ class Pop3Actions:
             question = (f"Delete the local copy of message {uid}? It stays on the server and is not "
                         "downloaded again (to delete on the server as well, turn that on with p).")
 
-        def job(sync: WatchedPop3Sync) -> Message:
+        def job(sync: Pop3Sync) -> Message:
             sync.delete([uid])
             later = " (on the server at the next sync)" if sync.account.delete_on_server_when_deleted_locally else ""
             return DeletedHere(uid, sync.summary(uid), f"message {uid} deleted here{later}")
@@ -167,7 +167,7 @@ class Pop3Actions:
         def exited(program: str, status: int) -> None:
             connection.post(OpenerExited(screen, program, status))
 
-        def job(sync: WatchedPop3Sync) -> Message:
+        def job(sync: Pop3Sync) -> Message:
             data = part_bytes(sync.raw(uid, force=True), part.part_id)  # the local copy
             if data is None:
                 return SaveDone(screen, f"message {uid} has no part {part.part_id}", "error")
@@ -207,7 +207,7 @@ class Pop3Actions:
         self._title(f"{what} running…")
         self._status(f"{name}: POP3 {what}: listing the maildrop…", "busy")
 
-        def job(sync: WatchedPop3Sync) -> Message:
+        def job(sync: Pop3Sync) -> Message:
             done = [0, 0]
 
             def stored(record) -> None:

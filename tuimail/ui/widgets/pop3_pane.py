@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,16 +27,21 @@ from tuimail.store.folder_sync import OpenedFolder
 from tuimail.store.opener import PrivateDir
 from tuimail.ui.connection import ConnectionStatus, JobFailed
 from tuimail.ui.layout import first_rows
-from tuimail.ui.pop3_connection import Pop3Connection, MaildropReopened, WatchedPop3Sync
+from tuimail.store.pop3_sync import Pop3Sync
+from tuimail.ui.pop3_connection import MaildropReopened, Pop3Connection
 from tuimail.ui.render import line
 from tuimail.ui.screens.password import PasswordScreen
 from tuimail.ui.screens.pop3_reader import Pop3MessageScreen
 from tuimail.ui.widgets.folders import POP3_INBOX
 from tuimail.ui.widgets.message_list import MessageList
-from tuimail.ui.widgets.pane_messages import CachedShown, FirstScreenShown, FolderOpened, RowsFailed, RowsLoaded
+from tuimail.ui.widgets.pane_messages import (CachedShown, FirstScreenShown, FolderOpened, HeadStartTaken,
+                                              RowsFailed, RowsLoaded)
 from tuimail.ui.widgets.pop3_actions import Pop3Actions
 from tuimail.ui.widgets.compose_actions import Pop3ComposeActions
 from tuimail.ui.widgets.pop3_messages import MaildropListed, MessageRead
+
+if TYPE_CHECKING:
+    from tuimail.store.head_start import Pop3HeadStart
 
 
 def policy_brief(account: Account) -> str:
@@ -78,8 +83,10 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
     def __init__(self, account: Account, password: Secret | None, *, config_path: Path | None = None,
                  ui: UiConfig = UiConfig(), open_dir: PrivateDir | None = None,
                  passwords: dict[str, Secret] | None = None, fallback: str = "",
-                 on_account_saved: Callable[[Account], None] | None = None, id: str | None = None) -> None:
+                 on_account_saved: Callable[[Account], None] | None = None, id: str | None = None,
+                 head_start: "Pop3HeadStart | None" = None) -> None:
         super().__init__(id=id)
+        self._head = head_start  # the INBOX, being prepared since before Textual loaded
         self.account = account
         self.display_name = POP3_INBOX
         self.config_path, self.ui = config_path, ui
@@ -105,12 +112,38 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
         return self.query_one(MessageList)
 
     def on_mount(self) -> None:
+        head, self._head = self._head, None
         if not self.query(MessageList):
+            if head is not None:
+                head.abandon()  # nobody else will take it: its session and store are closed
             return  # replaced before it was composed: nothing to start
         self.index_widget.focus()
+        if head is not None:
+            self._adopt_head_start(head)
+            return
         self.connection.start()
         self.connection.submit("reading the local POP3 store", lambda sync: CachedShown(sync.cached()))
         self._open_pending = True  # opened once the stored rows are on screen (or there are none)
+
+    def _adopt_head_start(self, head: "Pop3HeadStart") -> None:
+        """Its stored rows go into the first frame; then its session, if it is done by now
+        (its rows too), else once the connection's thread has waited for it."""
+        if head.cached is not None:
+            self._show_cached(head.cached)
+        self.index_widget.when_painted(head.drawn.set)  # now the head start may go on to the server
+        if head.done.is_set():
+            result = head.take(0)
+            self.connection.start(taken=result)
+            self.on_head_start_taken(HeadStartTaken(result))
+        else:
+            self.connection.start(head=head)
+
+    def on_head_start_taken(self, message: HeadStartTaken) -> None:
+        result = message.result
+        if result.opened is not None:
+            self.on_folder_opened(FolderOpened(result.opened))
+        else:
+            self._open()  # the usual way: retries, the password asked for, errors said where they belong
 
     def _open_first(self) -> None:
         if self._open_pending:
@@ -124,7 +157,7 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
         first = first_rows(self.app.size.height)  # the rows that fit
         connection = self.connection
 
-        def job(sync: WatchedPop3Sync) -> Message:
+        def job(sync: Pop3Sync) -> Message:
             connection.first = first
             opened = sync.open(first=first)
             connection.opened = True
@@ -165,12 +198,15 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
         if cached is None or self._opened:
             self._open_first()
             return
+        self._show_cached(cached)
+        # the stored rows reach the screen before any byte is asked of the server
+        self.call_after_refresh(self._open_first)
+
+    def _show_cached(self, cached) -> None:
         index = LazyIndex(cached.count)
         index.apply(cached.rows)
         self._set_index(index, keep_cursor=False)
         self._title("from the local store; asking the server…")
-        # the stored rows reach the screen before any byte is asked of the server
-        self.call_after_refresh(self._open_first)
 
     def on_folder_opened(self, message: FolderOpened) -> None:
         message.stop()
@@ -201,7 +237,7 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
         message.stop()
         generation, index = message.generation, message.index
         for window in message.windows:
-            def fetch(sync: WatchedPop3Sync, window: Window = window) -> Message:
+            def fetch(sync: Pop3Sync, window: Window = window) -> Message:
                 return RowsLoaded(sync.rows(window), generation, index)
 
             self.connection.submit(f"fetching messages {window.imap_set()}", fetch,
