@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.testbed import Testbed
 
 from . import dataset as ds
-from .common import Result, Tmux, rss_mb, traffic, version_of
+from .common import Result, Tmux, prime_page_cache, rss_mb, traffic, version_of
 from .proxy import CountingProxy
 
 
@@ -97,6 +97,7 @@ class PeerRunner:
         cache.mkdir(parents=True, exist_ok=True)
         argv, env = self.peer.setup(home, self.bed, proxy.port, cache)
         env = {"TERM": "screen-256color", "LANG": "C.UTF-8", **env}
+        prime_page_cache([self.peer.binary, *self.peer.version_args])  # as tuimail is primed
         proxy.reset()
         started = self.tmux.spawn(self.session, argv, env)
         seconds = self.tmux.wait_for(self.session, self.data.subject_needle, started,

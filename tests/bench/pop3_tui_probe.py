@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,14 @@ ROWS_MARK = "pop3-probe: rows from the server"
 
 
 async def main(config: Path, subject: str) -> None:
-    from tuimail.ui.launch import build_app  # the path `tuimail --config CONFIG` takes
+    started = time.monotonic()
+    from tuimail.cli import tui_arguments
+    from tuimail.store.config_file import config_path
+    from tuimail.ui.launch import build_app
+
+    args = tui_arguments(["--config", str(config)])
+    app = build_app(config_path(args.config))  # the path `tuimail --config CONFIG` takes, head start included
+    # only now (the head start is under way): the pane's module, to see open()'s rows arrive
     from tuimail.ui.widgets.pop3_pane import Pop3Pane
 
     opened = Pop3Pane.on_folder_opened
@@ -35,8 +43,6 @@ async def main(config: Path, subject: str) -> None:
         opened(pane, message)
 
     Pop3Pane.on_folder_opened = on_folder_opened
-    started = time.monotonic()
-    app = build_app(config)
     seen: dict[str, object] = {}
 
     def painted() -> bool:
@@ -68,4 +74,7 @@ async def main(config: Path, subject: str) -> None:
 
 
 if __name__ == "__main__":
+    # the terminal size run_test() gives the app, as a terminal would tell `tuimail` at start
+    # (the head start fetches the rows that fit)
+    os.environ["COLUMNS"], os.environ["LINES"] = str(SIZE[0]), str(SIZE[1])
     asyncio.run(main(Path(sys.argv[1]), sys.argv[2]))

@@ -21,7 +21,8 @@ from typing import Any
 from tests.testbed import Testbed
 
 from . import dataset as ds
-from .common import BenchError, Result, program_caches, run_measured, seed_program_caches, traffic
+from .common import (BenchError, Result, prime_page_cache, program_caches, run_measured, seed_program_caches,
+                     traffic)
 from .pop3_tui_probe import ROWS_MARK
 from .proxy import CountingProxy
 from .tuimail_side import ROOT
@@ -57,6 +58,8 @@ def _measured(argv: list[str], home: Path, proxy: Any, needle: str, timeout: flo
     while (any(c["open"] for c in proxy.snapshot().get("per_connection", ()))
            and time.monotonic() < deadline):
         time.sleep(0.01)
+    prime_page_cache([argv[0], "-c", "import tuimail.cli, tuimail.commands.listing, tuimail.ui.app, "
+                      "tuimail.protocols.pop3, tuimail.store.pop3_sync"], env=_env(home))  # as NeoMutt is
     proxy.reset()
     done = run_measured(argv, env=_env(home), timeout=timeout, cwd=str(ROOT),
                         needles=[*marks, needle], on_mark=proxy.snapshot)

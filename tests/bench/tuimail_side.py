@@ -11,15 +11,11 @@ showed; see common.traffic). measure_tuimail runs the phases the same way as for
 a discarded warm-up, then per run a cold first screen with an empty $XDG_CACHE_HOME, a warm one
 with the same cache, and opening the 10 MB-attachment message; then slow-link cold starts.
 
-Today the only driver is CliDriver: `tuimail list --limit 50 --json` and `tuimail read UID`.
-The TUI driver (headless App.run_test() until the first 50 rows are painted with real data,
-RSS after the first screen and after scrolling to the end) plugs in as another entry in DRIVERS
-with the same three methods, chosen with `python -m tests.bench --tuimail-driver tui`. Its
-first_screen sample should also carry "peak_rss_scrolled_mb" (the report has a row and a
-< 200 MB target waiting for it). Run the app in a child process (a small script under
-tests/bench/ started with common.run_measured, or any subprocess printing its figures as JSON),
-so that the RSS is the TUI's and not this harness's; proxy.snapshot() at the moment the rows
-are painted gives the bytes.
+Two drivers: TuiDriver (the default: the real TUI, headless in a child process,
+tests/bench/tui_probe.py, timed to the first frame holding the first 50 rows with real data)
+and CliDriver (`tuimail list --limit 50 --json` and `tuimail read UID`). Before every timed
+start the client's files are read once (common.prime_page_cache), as the peers' are; each run's
+cache directory starts with the warm-up run's code cache only (common.seed_program_caches).
 """
 from __future__ import annotations
 
@@ -35,7 +31,7 @@ from typing import Any, Protocol
 from tests.testbed import Testbed
 
 from . import dataset as ds
-from .common import BenchError, Result, run_measured, seed_program_caches, traffic
+from .common import BenchError, Result, prime_page_cache, run_measured, seed_program_caches, traffic
 from .common import program_caches as cached_programs
 from .proxy import CountingProxy
 
@@ -159,6 +155,9 @@ class TuiDriver:
 
     def _probe(self, mode: str, config: Path, cache_home: Path, proxy: CountingProxy,
                data: ds.Dataset, needles: list[str]):
+        modules = "textual.app, textual.widgets._static" if mode == "bare" else \
+            "tuimail.cli, tuimail.ui.app, tuimail.store.head_start, tuimail.protocols.imap"
+        prime_page_cache([self.python, "-c", f"import {modules}"], env=_env(cache_home))
         proxy.reset()
         argv = [self.python, "-m", "tests.bench.tui_probe", mode, str(config),
                 data.subject_needle, data.body_needle]

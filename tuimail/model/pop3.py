@@ -16,9 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
-from tuimail.model.message import parse_message
 from tuimail.model.summary import MessageSummary
 from tuimail.model.text import one_line
 
@@ -87,6 +85,8 @@ def parse_date(value: str) -> datetime | None:
     if not value:
         return None
     try:
+        from email.utils import parsedate_to_datetime  # email loads when a header is parsed
+
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
@@ -99,6 +99,8 @@ def summary_from_header(uid: int, header: bytes, size: int, flags: frozenset[str
                         structure: bool = False) -> MessageSummary:
     """An index row from a header block (TOP n 0) or a whole message (structure=True keeps
     the MIME tree, so the index can show attachments)."""
+    from tuimail.model.message import parse_message  # email parsing: only when headers arrive
+
     parsed = parse_message(header if structure else _headers_only(header))
     return MessageSummary(
         uid=uid, subject=parsed.header("Subject"), sender=parsed.addresses("From"),

@@ -23,13 +23,11 @@ from contextlib import contextmanager
 import sys
 from typing import TYPE_CHECKING, Callable, Iterator
 
-import imapclient
-from imapclient.exceptions import IMAPClientError
-
 from tuimail.model.config import Account, ServerConfig, Security
 
-if TYPE_CHECKING:  # aiosmtplib (and asyncio) load only when mail is sent
+if TYPE_CHECKING:  # aiosmtplib (and asyncio) load only when mail is sent; imapclient with IMAP
     import aiosmtplib
+    import imapclient
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import (AuthError, ConnectError, MailError, MailTimeout,
                                       PlaintextRefused, ProtocolError, StartTlsError, TlsError)
@@ -97,7 +95,10 @@ def translate(exc: BaseException, at: str, timeout: float | None = None,
         return kind(_prefix(kind) + f"{exc.code} {exc.message}", at)
     if isinstance(exc, poplib.error_proto):
         return kind(_prefix(kind) + _text(exc.args[0] if exc.args else exc), at)
-    if isinstance(exc, (IMAPClientError, imaplib.IMAP4.error, *smtp_error)):
+    # imapclient is loaded by the IMAP adapter only (a POP3 start needs none of it)
+    imap_error = () if "imapclient.exceptions" not in sys.modules else \
+        (sys.modules["imapclient.exceptions"].IMAPClientError,)
+    if isinstance(exc, (*imap_error, imaplib.IMAP4.error, *smtp_error)):
         return kind(_prefix(kind) + _text(exc), at)
     return kind(_prefix(kind) + f"{type(exc).__name__}: {exc}", at)
 
@@ -153,6 +154,8 @@ def open_imap(account: Account, server: ServerConfig, timeout: float | None = No
     at = where(server)
     context = None if server.security is Security.PLAIN else ssl_context(account, server)
     with _phase("connect", at, timeout, on_step):
+        import imapclient  # loaded with the IMAP adapter; here for callers that come straight in
+
         client = imapclient.IMAPClient(server.host, server.port, ssl=server.security is Security.TLS,
                                        ssl_context=context, timeout=timeout)
         try:
@@ -352,7 +355,7 @@ async def close_smtp(smtp: aiosmtplib.SMTP) -> None:
 def tls_info(conn: object) -> TlsInfo | None:
     """TLS version, cipher and certificate of an IMAPClient, POP3 or aiosmtplib.SMTP
     connection (or an SSL socket); None when the connection is not TLS."""
-    if isinstance(conn, imapclient.IMAPClient):
+    if "imapclient" in sys.modules and isinstance(conn, sys.modules["imapclient"].IMAPClient):
         sslobj = conn.socket()
     elif isinstance(conn, poplib.POP3):
         sslobj = conn.sock

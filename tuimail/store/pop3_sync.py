@@ -20,20 +20,21 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from tuimail.model.config import Account
 from tuimail.model.index import Window
 from tuimail.model.mailbox import FlagChange, FolderEvents
-from tuimail.model.message import parse_message
 from tuimail.model.mime import display_part, human_size
 from tuimail.model.pop3 import fallback_key, summary_from_header, uidl_key, uidl_problem
 from tuimail.model.summary import DELETED, SEEN, MessageSummary
 from tuimail.protocols.errors import MailError, ProtocolError
 from tuimail.protocols.pop3 import Pop3Session, WindowEntry
 from tuimail.store.folder_sync import CachedFolder, OpenedFolder
-from tuimail.store.message_view import MessageView
 from tuimail.store.pop3_store import Pop3Store, Record
+
+if TYPE_CHECKING:
+    from tuimail.store.message_view import MessageView  # loads with the first message read
 
 FIRST_SCREEN = 50
 INBOX = "INBOX"
@@ -308,6 +309,9 @@ class Pop3Sync:
         return self._numbers[key]
 
     def read(self, ref: Ref, mark_seen: bool = False, force: bool = False) -> MessageView:
+        from tuimail.model.message import parse_message  # email parsing: on the first open
+        from tuimail.store.message_view import MessageView
+
         record = self.record(ref)
         raw = self.raw(ref, force)
         if raw is None:

@@ -11,24 +11,17 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from tuimail.model.config import Account
-from tuimail.model.message import part_bytes
 from tuimail.model.mime import MimePart, human_size
 from tuimail.model.summary import FLAGGED, SEEN, MessageSummary
 from tuimail.model.text import one_line
 from tuimail.protocols.errors import MailError
-from tuimail.store.attachments import SaveError, save_attachment
-from tuimail.store.opener import OpenError, launch, opener_argv
 from tuimail.store.pop3_sync import Pop3Sync
-from tuimail.ui.screens.confirm import ConfirmScreen
-from tuimail.ui.screens.message import MessageScreen
-from tuimail.ui.screens.pop3_report import Pop3ReportScreen, report_summary
-from tuimail.ui.screens.pop3_settings import Pop3SettingsScreen
-from tuimail.ui.screens.save import SaveDialog
-from tuimail.ui.widgets.folder_actions import default_download_dir
+from tuimail.ui.widgets.folder_actions import default_download_dir, reader_on_top
 from tuimail.ui.widgets.pane_messages import ActionDone, OpenerExited, SaveDone
 from tuimail.ui.widgets.pop3_messages import DeletedHere, SyncFailed, SyncFinished, SyncProgress
 
 if TYPE_CHECKING:
+    from tuimail.ui.screens.message import MessageScreen  # loads with the first message opened
     from tuimail.ui.widgets.pop3_pane import Pop3Pane
 
 
@@ -84,6 +77,8 @@ class Pop3Actions:
             if directory is not None:
                 self._save_part(screen, part, directory, then_open=False)
 
+        from tuimail.ui.screens.save import SaveDialog
+
         self.app.push_screen(SaveDialog(part, default_download_dir()), chosen)
 
     def open_attachment(self: "Pop3Pane", screen: MessageScreen, part: MimePart) -> None:
@@ -123,8 +118,8 @@ class Pop3Actions:
             row = self.index.row_of_uid(change.uid)
             if row is not None:
                 self.apply_summary(self.index.row(row).with_flags(change.flags))
-            screen = self.app.screen
-            if isinstance(screen, MessageScreen) and screen.summary.uid == change.uid:
+            screen = reader_on_top(self.app)
+            if screen is not None and screen.summary.uid == change.uid:
                 screen.set_summary(screen.summary.with_flags(change.flags))
                 screen.status.show(message.text, "ok")
         self._status(message.text, "ok")
@@ -147,13 +142,15 @@ class Pop3Actions:
             if yes:
                 self.connection.submit(f"deleting message {uid}", job)
 
+        from tuimail.ui.screens.confirm import ConfirmScreen  # dialogs load when first needed
+
         self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep"), confirmed)
 
     def on_deleted_here(self: "Pop3Pane", message: DeletedHere) -> None:
         if message.summary is not None:
             self.apply_summary(message.summary)
-        screen = self.app.screen
-        if isinstance(screen, MessageScreen) and screen.summary.uid == message.uid:
+        screen = reader_on_top(self.app)
+        if screen is not None and screen.summary.uid == message.uid:
             screen.dismiss(None)
         self._status(message.text, "ok")
 
@@ -168,6 +165,10 @@ class Pop3Actions:
             connection.post(OpenerExited(screen, program, status))
 
         def job(sync: Pop3Sync) -> Message:
+            from tuimail.model.message import part_bytes
+            from tuimail.store.attachments import SaveError, save_attachment
+            from tuimail.store.opener import OpenError, launch, opener_argv
+
             data = part_bytes(sync.raw(uid, force=True), part.part_id)  # the local copy
             if data is None:
                 return SaveDone(screen, f"message {uid} has no part {part.part_id}", "error")
@@ -242,6 +243,8 @@ class Pop3Actions:
         if message.opened is not None:
             self._show_opened(message.opened, keep_cursor=True)
             self._opened = True
+        from tuimail.ui.screens.pop3_report import Pop3ReportScreen, report_summary
+
         summary = report_summary(report)
         self._title(("dry run: " if report.dry_run else "synced: ") + summary)
         if report.error or message.reopen_error:
@@ -271,5 +274,7 @@ class Pop3Actions:
                 self.on_account_saved(account)
             self._title()
             self._status(f"{account.name}: keep policy saved to {self.config_path}", "ok")
+
+        from tuimail.ui.screens.pop3_settings import Pop3SettingsScreen
 
         self.app.push_screen(Pop3SettingsScreen(self.account, self.config_path), saved)

@@ -3,13 +3,16 @@ The rows, opening and flag messages are the folder pane's (pane_messages.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from tuimail.model.summary import MessageSummary
 from tuimail.store.folder_sync import OpenedFolder
-from tuimail.store.message_view import MessageView
 from tuimail.store.pop3_keep import SyncReport
+
+if TYPE_CHECKING:
+    from tuimail.store.message_view import MessageView  # email parsing loads on the first open
 
 
 @dataclass

@@ -30,12 +30,11 @@ from tuimail.ui.layout import first_rows
 from tuimail.store.pop3_sync import Pop3Sync
 from tuimail.ui.pop3_connection import MaildropReopened, Pop3Connection
 from tuimail.ui.render import line
-from tuimail.ui.screens.password import PasswordScreen
-from tuimail.ui.screens.pop3_reader import Pop3MessageScreen
 from tuimail.ui.widgets.folders import POP3_INBOX
 from tuimail.ui.widgets.message_list import MessageList
 from tuimail.ui.widgets.pane_messages import (CachedShown, FirstScreenShown, FolderOpened, HeadStartTaken,
                                               RowsFailed, RowsLoaded)
+from tuimail.ui.widgets.folder_actions import reader_on_top
 from tuimail.ui.widgets.pop3_actions import Pop3Actions
 from tuimail.ui.widgets.compose_actions import Pop3ComposeActions
 from tuimail.ui.widgets.pop3_messages import MaildropListed, MessageRead
@@ -263,8 +262,9 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
         self._status(text, "error")
         if not self._opened and message.what == "opening the POP3 INBOX":
             self._title("could not reach the server (r to retry)")
-        if isinstance(self.app.screen, Pop3MessageScreen):
-            self.app.screen.status.show(text, "error")
+        reader = reader_on_top(self.app)
+        if reader is not None:
+            reader.status.show(text, "error")
 
     def _ask_password(self, reason: str) -> None:
         if self._asking_password:
@@ -281,6 +281,8 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
             self.connection.set_password(password)
             if not self._opened:
                 self._open()
+
+        from tuimail.ui.screens.password import PasswordScreen  # only when a password is asked for
 
         self.app.push_screen(PasswordScreen(self.account.name, self.account.username, host, reason), answered)
 
@@ -312,6 +314,8 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
             self._status(f"message {view.summary.uid}: {len(view.text):,} characters of text", "ok")
         if message.reader is not None and self.app.screen is message.reader:
             self.app.pop_screen()
+        from tuimail.ui.screens.pop3_reader import Pop3MessageScreen  # the reader loads on first open
+
         self.app.push_screen(Pop3MessageScreen(view, self, folder=self.display_name))
 
     def apply_summary(self, summary) -> None:
