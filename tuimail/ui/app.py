@@ -11,11 +11,14 @@ from textual.binding import Binding
 
 from tuimail.model.config import Config
 from tuimail.model.secret import Secret
+from tuimail.model.text import strip_controls
 from tuimail.ui.palette import MailCommands
 from tuimail.ui.screens.main import MainScreen
 from tuimail.ui.themes import THEMES_DIR, ThemedApp, install_themes, user_themes_dir
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from tuimail.store.head_start import HeadStart
 
 
@@ -76,6 +79,13 @@ class TuimailApp(ThemedApp):
         if action == "leave" and setup is not None and isinstance(self.screen, setup.SetupScreen):
             return False
         return True
+
+    def notify(self, message: str, *, title: str = "", severity: "SeverityLevel" = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast lands here (Widget.notify passes markup=True by default): a server's or a
+        message's words are data, so markup is always off and controls are stripped."""
+        super().notify(strip_controls(message), title=strip_controls(title), severity=severity,
+                       timeout=timeout, markup=False)
 
     async def action_leave(self) -> None:
         self.exit()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta, timezone
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -194,7 +195,20 @@ class RouteScreen(Screen[None]):
         if fetched.data is None:
             self.status.show(f"cannot fetch {describe(fetched.section)}: {fetched.error}", "error")
             return
-        self.lines = analysis(fetched.data, self.trusted, fetched.section == WHOLE, self.structure)
+        self.status.show(f"analysing {describe(fetched.section)}…", "busy")
+        self._analyse(fetched.data, fetched.section == WHOLE)
+
+    @work(thread=True, exclusive=True, group="route-analysis", exit_on_error=False)
+    def _analyse(self, data: bytes, whole: bool) -> None:
+        """Parsing a whole message (forward check) and every Received line takes seconds on a
+        hostile one: on a thread, so the screen keeps answering."""
+        lines = analysis(data, self.trusted, whole, self.structure)
+        self.app.call_from_thread(self._show_analysis, lines)
+
+    def _show_analysis(self, lines: list[Content]) -> None:
+        if not self.is_attached:
+            return
+        self.lines = lines
         self.query_one("#route", Static).update(Content("\n").join(self.lines))
         self.status.show("DKIM signatures are not verified cryptographically; results are the servers' claims", "info")
 

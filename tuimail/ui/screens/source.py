@@ -209,9 +209,20 @@ class MimeTreeScreen(Screen[None]):
         if fetched.data is None:
             self.status.show(f"cannot fetch the message: {fetched.error}", "error")
             return
-        from tuimail.model.message import parse_message
+        self.status.show("parsing the message…", "busy")
+        self._parse(fetched.data)
 
-        self.show_tree(parse_message(fetched.data).root)
+    @work(thread=True, exclusive=True, group="mime-parse", exit_on_error=False)
+    def _parse(self, data: bytes) -> None:
+        from tuimail.model.message import DEFAULT_LIMITS, parse_message
+
+        account = getattr(self.reader.controller, "account", None)
+        root = parse_message(data, getattr(account, "limits", None) or DEFAULT_LIMITS).root
+        self.app.call_from_thread(self._parsed, root)
+
+    def _parsed(self, root: MimePart) -> None:
+        if self.is_attached:
+            self.show_tree(root)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         part = self.parts[event.option_index]
