@@ -9,11 +9,10 @@ from pathlib import Path
 
 import imapclient
 
-from tests.tui_support import hermetic, rendered_lines, wait_for
+from tests.tui_support import hermetic, rendered_lines, save_from_reader, wait_for
 from tuimail.store.config_file import load_config
 from tuimail.ui.app import TuimailApp
 from tuimail.ui.screens.message import MessageScreen
-from tuimail.ui.screens.save import SaveDialog
 from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.message_list import MessageList
 
@@ -91,15 +90,9 @@ async def test_save_attachment_with_a_hostile_name(clean_testbed, hermetic: Path
     async with app.run_test(size=SIZE) as pilot:
         widget = await _index(pilot, app)
         widget.focus()
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen), what="the message")
-        screen = app.screen
+        screen = await save_from_reader(pilot, downloads)
         assert [p.filename for p in screen.view.attachments] == ["../../.bashrc"]
         assert "The report is attached." in screen.view.text
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog), what="the save dialog")
-        app.screen.query_one("#save-dir").value = str(downloads)
-        await pilot.press("enter")
         await wait_for(pilot, lambda: screen.status.level in ("ok", "error") and "saved" in screen.status.message
                        or screen.status.level == "error", what="the saved file")
         assert screen.status.level == "ok", screen.status.message

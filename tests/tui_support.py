@@ -33,6 +33,22 @@ async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float
         await pilot.pause(0.05)
 
 
+async def save_from_reader(pilot: Pilot, directory: Path):
+    """Open the highlighted message, press s and save its attachment into directory; the reader."""
+    from tuimail.ui.screens.message import MessageScreen
+    from tuimail.ui.screens.save import SaveDialog
+
+    app = pilot.app
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen), what="the message")
+    reader = app.screen
+    await pilot.press("s")
+    await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog), what="the save dialog")
+    app.screen.query_one("#save-dir").value = str(directory)
+    await pilot.press("enter")
+    return reader
+
+
 async def type_into(pilot: Pilot, selector: str, text: str, paste: bool = False) -> None:
     """Focus the input by clicking it, empty it, and type text key by key (or paste it).
 

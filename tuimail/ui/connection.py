@@ -45,6 +45,15 @@ class ConnectionStatus(Message):
 
 
 @dataclass
+class LinkState(Message):
+    """Where one connection stands: connected, IDLE, reconnecting or offline.
+    link names the connection: "reading" (the folder's jobs) or "idle" (the IdleWatcher)."""
+    account: str
+    link: str
+    state: str
+
+
+@dataclass
 class JobFailed(Message):
     account: str
     what: str
@@ -100,6 +109,7 @@ class Connection:
         Only from a job, that is on the connection's thread."""
         self._close()
         self._sync, self.folder = sync, folder
+        self._state("connected")
 
     def stop(self) -> None:
         self.stopped.set()
@@ -111,6 +121,9 @@ class Connection:
 
     def _status(self, text: str, level: str = "info") -> None:
         self._post(ConnectionStatus(self.account.name, text, level))
+
+    def _state(self, state: str) -> None:
+        self._post(LinkState(self.account.name, "reading", state))
 
     # The thread -------------------------------------------------------------------------
 
@@ -136,6 +149,7 @@ class Connection:
             if self.stopped.is_set():
                 return False
             if delay:
+                self._state("reconnecting")
                 self._status(f"{self.account.name}: connection lost; reconnecting in {delay:g} s "
                              f"(try {attempt} of {len(RECONNECT_DELAYS)})", "busy")
                 if self.stopped.wait(delay):
@@ -145,6 +159,7 @@ class Connection:
                 return True
             except AuthError as exc:
                 self._close()
+                self._state("offline")
                 self._post(JobFailed(self.account.name, what, str(exc), auth=True))
                 return False
             except MailError as exc:
@@ -152,6 +167,7 @@ class Connection:
                 if not (retry and lost) or attempt == len(RECONNECT_DELAYS):
                     if lost:
                         self._close()
+                        self._state("offline")
                     self._post(JobFailed(self.account.name, what, str(exc)))
                     return False
                 self._close()
@@ -175,6 +191,7 @@ class Connection:
         session = self._connect(self.account, self._password)
         sync = FolderSync(session, self._cache, self.account.name)
         self._sync = sync
+        self._state("connected")
         if self.folder is not None:  # a reconnect: put the folder back as it was
             opened = sync.open(self.folder)
             self._post(FolderReopened(self.account.name, opened))
@@ -211,17 +228,23 @@ class IdleWatcher:
     def stop(self) -> None:
         self.stopped.set()
 
+    def _state(self, state: str) -> None:
+        if not self.stopped.is_set():
+            self.owner.post_message(LinkState(self.account.name, "idle", state))
+
     def _run(self) -> None:
         delays = iter(RECONNECT_DELAYS)
+        failures = 0
         while not self.stopped.is_set():
             try:
                 with self._connect(self.account, self._password) as session:
                     session.select(self.folder, readonly=True)
-                    delays = iter(RECONNECT_DELAYS)
+                    delays, failures = iter(RECONNECT_DELAYS), 0
                     # Mail that came between the folder's opening (or our last connection) and
                     # this SELECT raises no IDLE event: have the reader look once.
                     self.owner.post_message(FolderNews(self.account.name, self.folder))
                     self.ready.set()
+                    self._state("IDLE")
                     while not self.stopped.is_set():
                         news = session.idle_wait(IDLE_RENEW_SECONDS, stop=self.stopped.is_set)
                         if news and not self.stopped.is_set():
@@ -229,6 +252,10 @@ class IdleWatcher:
             except MailError as exc:
                 self.ready.clear()
                 delay = next(delays, RECONNECT_DELAYS[-1])
+                failures += 1
+                # past the last retry delay, a server that refuses or never answers is offline
+                unreachable = failures > len(RECONNECT_DELAYS) and isinstance(exc, (ConnectError, MailTimeout))
+                self._state("offline" if unreachable else "reconnecting")
                 if not self.stopped.is_set():
                     self.owner.post_message(ConnectionStatus(
                         self.account.name, f"{self.account.name}: new-mail watch lost ({exc}); "

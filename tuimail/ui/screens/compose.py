@@ -30,8 +30,8 @@ from tuimail.store.drafts import DraftError, DraftStore, ImapCopy
 from tuimail.store.editor import EditorError, EditSession, editor_argv
 from tuimail.store.opener import PrivateDir
 from tuimail.ui.render import inert
-from tuimail.ui.screens.compose_dialogs import (LEAVE_DISCARD, LEAVE_KEEP, REPORT_RETRY, AttachDialog,
-                                                LeaveDialog, SendReport)
+from tuimail.ui.screens.compose_dialogs import LEAVE_DISCARD, LEAVE_KEEP, AttachDialog, LeaveDialog, SendReport
+from tuimail.ui.screens.error import REPORT_RETRY, show_error
 from tuimail.ui.screens.compose_fields import AddressSuggester, AttachmentList, Identity, identities
 from tuimail.ui.screens.compose_send import (DraftFiled, SendFailed, SendFinished, SendProgress, SendQueued,
                                              SendRefused, Sender, failure_lines, success_text)
@@ -331,6 +331,7 @@ class ComposeScreen(Screen["ComposeOutcome | None"]):
     def on_send_refused(self, message: SendRefused) -> None:
         self._busy = False
         self.status.show(f"not sent: {message.reason}", "error")
+        show_error(self.app, "Not sent", message.reason)
 
     def on_send_queued(self, message: SendQueued) -> None:
         self._queued = message.entry_id
@@ -390,6 +391,7 @@ class ComposeScreen(Screen["ComposeOutcome | None"]):
         self._busy = False
         if message.error:
             self.status.show(f"not saved to Drafts: {message.error}", "error")
+            show_error(self.app, "Not saved to Drafts", message.error)
             return
         if message.uid is not None:
             self.imap_copy = ImapCopy(message.account, message.folder_name, message.uid)

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from tuimail.model.config import ForwardMode
 from tuimail.store.drafts import DraftStore, SavedDraft
 from tuimail.ui.render import inert, line
+from tuimail.ui.screens.error import ErrorScreen
 
 DIALOG_CSS = "../styles/compose_dialogs.tcss"
 
@@ -214,35 +215,9 @@ class LeaveDialog(ModalScreen["str | None"]):
         self.dismiss(None)
 
 
-REPORT_RETRY, REPORT_CLOSE = "retry", "close"
-
-
-class SendReport(ModalScreen[str]):
+class SendReport(ErrorScreen):
     """What happened to a send that did not fully succeed; lines are already worded."""
 
-    CSS_PATH = DIALOG_CSS
-    BINDINGS = [Binding("escape", "close", "Close", id="report.close", tooltip="Back to the mail")]
-
     def __init__(self, title: str, lines: list[str], retry_label: str | None = None) -> None:
-        super().__init__()
-        self.title_text, self.lines, self.retry_label = title, lines, retry_label
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="report-box", classes="compose-dialog"):
-            yield Static(inert(self.title_text, "bold"), markup=False, id="report-title")
-            yield Static(inert("\n".join(self.lines)), markup=False, id="report-lines")
-            with Horizontal(classes="dialog-buttons"):
-                if self.retry_label:
-                    yield Button(self.retry_label, id="report-retry", variant="warning")
-                yield Button("Close", id="report-close", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#report-close", Button).focus()
-
-    @on(Button.Pressed, "#report-retry")
-    def _retry(self) -> None:
-        self.dismiss(REPORT_RETRY)
-
-    @on(Button.Pressed, "#report-close")
-    def action_close(self) -> None:
-        self.dismiss(REPORT_CLOSE)
+        super().__init__(title, "\n".join(lines), retry_label)
+        self.lines = lines

@@ -25,12 +25,12 @@ from tuimail.ui.widgets.accounts import AccountList
 from tuimail.store.head_start import HeadStart, Pop3HeadStart
 from tuimail.store.header_cache import CacheError, HeaderCache
 from tuimail.store.opener import PrivateDir
-from tuimail.ui.connection import ConnectionStatus
+from tuimail.ui.connection import ConnectionStatus, LinkState
 from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.folders import POP3_INBOX, FolderList
 from tuimail.ui.widgets.pane_messages import FirstScreenShown, FolderCounts
 
-from tuimail.ui.widgets.status import StatusLine
+from tuimail.ui.widgets.status import ConnectionState, StatusLine
 
 if TYPE_CHECKING:
     from tuimail.protocols.imap import ImapSession
@@ -112,12 +112,17 @@ class MainScreen(Screen[None]):
                 else:
                     yield Static(inert("Pick a folder on the left. The message list will appear here."),
                                  id="content-placeholder", markup=False)
-        yield StatusLine(id="status")
+        with Horizontal(id="status-bar"):
+            yield StatusLine(id="status")
+            yield ConnectionState(id="connection-state")
         yield Footer()
 
     def on_mount(self) -> None:
         accounts = self.query_one(AccountList)
         accounts.highlight_account(self.current)
+        pane = self.open_pane()
+        # no reset: the head start's connection may have said where it stands already
+        self.connection_state.place(self.current, pane.folder.display if isinstance(pane, FolderPane) else "")
         indexes = self.query("#index")
         if indexes:  # composed with the head start's INBOX: the index has the keys, as it would
             indexes.first().focus()
@@ -132,10 +137,16 @@ class MainScreen(Screen[None]):
     def status(self) -> StatusLine:
         return self.query_one(StatusLine)
 
+    @property
+    def connection_state(self) -> ConnectionState:
+        return self.query_one(ConnectionState)
+
     def open_account(self, name: str, refresh: bool = False) -> None:
         if name != self.current or refresh:
             self._close_folder()
         self.current = name
+        if not self.query(FolderPane):
+            self.connection_state.place(name, "", reset=True)
         account = self.config.accounts[name]
         folders = self.query_one(FolderList)
         folders.border_title = f"Folders · {name}"
@@ -256,6 +267,10 @@ class MainScreen(Screen[None]):
         if message.account == self.current:
             self.query_one(FolderList).show_note("could not list folders (r to retry)")
             self.status.show(message.reason, "error")
+            if message.bad_password:  # the account stops here: the user must see why
+                from tuimail.ui.screens.error import show_error  # loads on first use
+
+                show_error(self.app, f"{message.account}: login failed", message.reason)
 
     def on_password_needed(self, message: PasswordNeeded) -> None:
         if message.account != self.current:  # the user moved on before the lookup finished
@@ -333,6 +348,8 @@ class MainScreen(Screen[None]):
 
     def _folder_pane(self, folder: Folder, head_start: HeadStart | None = None) -> FolderPane:
         account = self.config.accounts[self.current]
+        for state in self.query(ConnectionState):  # none while composing: on_mount places it
+            state.place(account.name, folder.display, reset=True)
         return FolderPane(account, self._passwords.get(account.name), folder, self._header_cache(),
                           folders=self._folders.get(account.name, []), ui=self.config.ui,
                           open_dir=self._open_dir, head_start=head_start)
@@ -355,6 +372,11 @@ class MainScreen(Screen[None]):
     def on_connection_status(self, message: ConnectionStatus) -> None:
         if message.account == self.current:
             self.status.show(message.text, message.level)
+
+    def on_link_state(self, message: LinkState) -> None:
+        pane = self.open_pane()
+        if message.account == self.current and isinstance(pane, FolderPane):
+            self.connection_state.set_link(message.link, message.state)
 
     def action_refresh(self) -> None:
         self.open_account(self.current, refresh=True)

@@ -244,11 +244,13 @@ class FolderActions:
                     last[0] = done
                     self.post_message(SaveProgress(screen, done, expected))
 
-            from tuimail.store.attachments import SaveError, save_attachment
+            from tuimail.store.attachments import SaveCancelled, SaveError, save_attachment
 
             try:
                 path = save_attachment(directory, part.filename, sync.session.iter_decoded(uid, part),
                                        on_progress=progress, cancelled=cancel.is_set)
+            except SaveCancelled as exc:  # the user's own doing: no error to acknowledge
+                return SaveDone(screen, str(exc), "info")
             except SaveError as exc:
                 return SaveDone(screen, str(exc), "error")
             return SaveDone(screen, f"saved {path} ({human_size(path.stat().st_size)})", "ok")
@@ -288,6 +290,11 @@ class FolderActions:
 
     def on_save_done(self: "FolderPane", message: SaveDone) -> None:
         message.screen.save_finished(message.text, message.level)
+        if message.level == "error":
+            from tuimail.ui.screens.error import show_error
+
+            opening = message.text.startswith("cannot open")
+            show_error(self.app, "Attachment not opened" if opening else "Attachment not saved", message.text)
 
     def on_opener_exited(self: "FolderPane", message: OpenerExited) -> None:
         if message.status != 0:

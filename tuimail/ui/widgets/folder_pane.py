@@ -24,7 +24,8 @@ from tuimail.model.folder import Folder
 from tuimail.model.index import LazyIndex, UidListIndex, Window
 from tuimail.model.mailbox import FolderEvents
 from tuimail.model.secret import Secret
-from tuimail.model.summary import SEEN, MessageSummary
+from tuimail.model.summary import DRAFT, SEEN, MessageSummary
+from tuimail.model.text import strip_controls
 from tuimail.store.folder_sync import FolderSync, OpenedFolder
 from tuimail.store.head_start import HeadStart
 from tuimail.store.header_cache import HeaderCache
@@ -37,7 +38,8 @@ from tuimail.ui.widgets.index_views import IndexViews
 from tuimail.ui.widgets.message_list import MessageList
 from tuimail.ui.layout import first_rows
 from tuimail.ui.widgets.pane_messages import (CachedShown, FirstScreenShown, FolderChanged, FolderOpened,
-                                              HeadStartTaken, MessageLoaded, RowsFailed, RowsLoaded)
+                                              HeadStartTaken, MessageLoaded, NewMailLoaded, RowsFailed,
+                                              RowsLoaded)
 
 MAX_VANISHED_APPLIED = 100_000  # beyond this, reopen rather than shift row by row
 
@@ -273,9 +275,32 @@ class FolderPane(ComposeActions, FolderActions, IndexViews, Vertical):
             return
         self._title(f"{arrived} new" if arrived > 0 else "updated")
         if arrived > 0:
-            self.app.notify(f"{arrived} new message{'s' if arrived != 1 else ''} in {self.folder.display}",
-                            title=self.account.name, markup=False)
+            self._fetch_new_mail(arrived)
         self.refresh_counts()
+
+    def _fetch_new_mail(self, arrived: int) -> None:
+        """Fetch the rows IDLE announced (the list may be scrolled away from them), then notify."""
+        index = self.full
+        window = Window(max(index.count - arrived + 1, 1), index.count)
+        generation = index.generation
+
+        def fetch(sync: FolderSync) -> Message:
+            return NewMailLoaded(sync.rows(window), generation, index, arrived=arrived)
+
+        self.connection.submit(f"fetching new messages {window.imap_set()}", fetch)
+
+    def on_new_mail_loaded(self, message: NewMailLoaded) -> None:
+        self.on_rows_loaded(message)
+        # Unseen, not drafts: what the user filed or saved here is not news to them.
+        news = [row for _, row in sorted(message.rows.items())
+                if SEEN not in row.flags and DRAFT not in row.flags]
+        if not news or message.index is not self.full:
+            return
+        newest = news[-1]
+        sender = newest.sender[0].short() if newest.sender else "(no sender)"
+        text = (f"{len(news)} new in {self.folder.display}: "
+                f"{strip_controls(sender)} — {strip_controls(newest.subject) or '(no subject)'}")
+        self.app.notify(" ".join(text.split()), title="New mail", markup=False)
 
     def apply_events(self, events: FolderEvents, removed: list[int] = ()) -> int | None:
         """Apply the server's news to the full index (and to a view: flags, vanished UIDs, and

@@ -116,3 +116,9 @@ class OpenerExited(Message):
     screen: object
     program: str
     status: int
+
+
+@dataclass
+class NewMailLoaded(RowsLoaded):
+    """The rows of messages IDLE announced, fetched so the notification can name the newest."""
+    arrived: int = 0

@@ -27,3 +27,43 @@ class StatusLine(Static):
         # one line: a multi-line server message must not push the layout around
         flat = " ".join(message.split())
         self.update(inert(_MARKS[level] + flat))
+
+
+# worst first: the one shown when the folder's connections disagree
+_WORST = ("offline", "reconnecting", "connecting", "connected", "IDLE")
+
+
+class ConnectionState(Static):
+    """account · folder · state, beside the status line; state is the worst of the folder's
+    connections (the reading one and the IDLE watcher), IDLE once both are well."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", markup=False, id=id)
+        self.account = self.folder = ""
+        self.links: dict[str, str] = {}  # "reading" / "idle" -> its state
+
+    @property
+    def state(self) -> str:
+        states = set(self.links.values())
+        if not states:
+            return ""
+        worst = next(s for s in _WORST if s in states)
+        # IDLE only says more than connected when the reading connection is well too
+        return "IDLE" if worst == "connected" and "IDLE" in states else worst
+
+    def place(self, account: str, folder: str, *, reset: bool = False) -> None:
+        """The account and folder shown; reset forgets the old connections' states."""
+        if reset:
+            self.links = {"reading": "connecting"} if folder else {}
+        self.account, self.folder = account, folder
+        self._draw()
+
+    def set_link(self, link: str, state: str) -> None:
+        self.links[link] = state
+        self._draw()
+
+    def _draw(self) -> None:
+        state = self.state
+        for name in ("offline", "reconnecting", "IDLE"):
+            self.set_class(state == name, f"-{name.lower()}")
+        self.update(inert(" · ".join(part for part in (self.account, self.folder, state) if part)))
