@@ -99,7 +99,15 @@ async def test_the_tui_adopts_the_head_start_session(clean_testbed, hermetic: Pa
         assert pane.connection._sync is adopted  # no second connection for the INBOX
         assert pane.connection.folder == "INBOX"
         await pilot.press("end")  # the adopted session fetches the oldest window
-        await wait_for(pilot, lambda: widget.index.row(119) is not None, what="the oldest row")
+        status = app.screen.query_one("#status")
+
+        def state() -> str:  # said when the wait times out (it did, rarely, in full runs)
+            loaded = [r for r in range(120) if widget.index.row(r) is not None]
+            return (f"the oldest row (focused {type(app.focused).__name__}, scroll {widget.scroll_offset.y}, "
+                    f"cursor {widget.cursor}, size {widget.size}, virtual {widget.virtual_size}, max {widget.max_scroll_y}, loaded {loaded[:1]}..{loaded[-1:]} ({len(loaded)}), "
+                    f"status {getattr(status, 'message', '?')!r})")
+
+        await wait_for(pilot, lambda: widget.index.row(119) is not None, what=state)
         assert pane.connection._sync is adopted
 
 

@@ -24,12 +24,13 @@ def rendered_segments(widget: Widget) -> str:
 
 
 async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 20.0,
-                   what: str = "condition") -> None:
-    """Let the app run until condition() is true; fail with what after timeout seconds."""
+                   what: str | Callable[[], str] = "condition") -> None:
+    """Let the app run until condition() is true; fail with what (or what(), to describe the
+    state at that moment) after timeout seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what() if callable(what) else what}")
         await pilot.pause(0.05)
 
 

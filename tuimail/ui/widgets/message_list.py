@@ -303,12 +303,14 @@ class MessageList(ScrollView, can_focus=True):
         self.scroll_to_region_row(new)
 
     def scroll_to_region_row(self, row: int) -> None:
+        # At once, not after the next refresh: a deferred scroll could land after a set_index()
+        # that came in meanwhile had read the old offset, and leave the cursor off screen.
         top = int(self.scroll_offset.y)
         height = max(self.size.height, 1)
         if row < top:
-            self.scroll_to(y=row, animate=False)
+            self.scroll_to(y=row, animate=False, immediate=True)
         elif row >= top + height:
-            self.scroll_to(y=row - height + 1, animate=False)
+            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
 
     def _move(self, delta: int) -> None:
         if self.index.count:
