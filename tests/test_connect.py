@@ -347,3 +347,24 @@ async def test_wrong_password_errors_and_logs_never_hold_the_password(testbed, c
 def test_mail_errors_are_one_line_and_name_the_server():
     error = MailError("NO [ALERT] line one\r\nline two \x1b]52;c;x\x07", "imap 127.0.0.1:993")
     assert str(error) == "imap 127.0.0.1:993: NO [ALERT] line one line two"
+
+
+def test_folder_names_imapclient_cannot_parse_are_still_listed(testbed):
+    """Dovecot sends "[" and "x[y" unquoted (they are atoms to it); imapclient reads "[" as a
+    bracketed section and gave up on the whole LIST, leaving the user with no folder list."""
+    from tests.imap_support import USER, other_client
+
+    names = ["[", "x[y", "[bold red]z["]
+    with other_client(testbed) as client:
+        for name in names:
+            client.create_folder(name)
+    try:
+        account = account_of(testbed, USER)
+        with ImapSession.connect(account, lookup_password(account)) as session:
+            listed = {f.name for f in session.list_folders()}
+        assert set(names) <= listed, listed
+        assert "INBOX" in listed
+    finally:
+        with other_client(testbed) as client:
+            for name in names:
+                client.delete_folder(name)

@@ -8,9 +8,11 @@ the session is broken: every later call raises the same ConnectError at once.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Iterable
 
 import imapclient
+from imapclient.exceptions import IMAPClientError
 from imapclient.response_parser import parse_response
 
 from tuimail.model.config import Account, Protocol
@@ -112,7 +114,7 @@ class ImapSession(FolderOps, BodyOps, IdleOps, ThreadOps, AppendOps):
         if self.has_capability("SPECIAL-USE") and self.has_capability("LIST-EXTENDED"):
             _, _, responses = self._run("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
             data = [d for k, d in responses if k == "LIST" and d not in (b"", None)]
-            rows = [tuple(row) for row in _chunk3(parse_response(data))] if data else []
+            rows = _list_rows(data)
         else:
             rows = self._call(self._client.list_folders)
         self._folders = [_folder(flags, delimiter, name) for flags, delimiter, name in rows]
@@ -200,6 +202,29 @@ def _command_name(name: str, args: tuple) -> str:
     if name == "UID" and args:
         return f"UID {args[0]}"
     return name
+
+
+# One LIST line as Dovecot sends a mailbox name it need not quote: "[" and "x[y" are atoms to
+# it, but imapclient's parser reads "[" as the start of a bracketed section and gives up.
+_LIST_LINE = re.compile(rb'\((?P<flags>[^)]*)\)[ ]+(?P<delim>NIL|"(?:[^"\\]|\\.)*")[ ]+(?P<name>[^ "{(][^ ]*)$')
+
+
+def _list_rows(data: list) -> list[tuple]:
+    """(flags, delimiter, name) of each LIST line; a line imapclient cannot parse is read by
+    _LIST_LINE, and one that neither can read is left out rather than losing the whole list."""
+    rows: list[tuple] = []
+    for item in data:
+        try:
+            rows.extend(tuple(row) for row in _chunk3(parse_response([item])))
+            continue
+        except (ValueError, IndexError, IMAPClientError):
+            pass
+        found = _LIST_LINE.match(item.strip()) if isinstance(item, bytes) else None
+        if found is not None:
+            delim = found["delim"]
+            delimiter = None if delim == b"NIL" else delim[1:-1].replace(b'\\"', b'"').replace(b"\\\\", b"\\")
+            rows.append((tuple(found["flags"].split()), delimiter, found["name"]))
+    return rows
 
 
 def _chunk3(items: Iterable) -> Iterable[tuple]:
