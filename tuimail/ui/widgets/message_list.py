@@ -168,6 +168,7 @@ class MessageList(ScrollView, can_focus=True):
 
     def _resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.index.count)
+        self.call_after_refresh(self._cursor_into_view, self.cursor)  # a smaller size clamped the view
         self._schedule_check()
 
     # Rendering --------------------------------------------------------------------------
@@ -301,6 +302,13 @@ class MessageList(ScrollView, can_focus=True):
         self.refresh_line(old)
         self.refresh_line(new)
         self.scroll_to_region_row(new)
+        # and again once the layout is settled: a scroll made while the scrollable height was
+        # stale is clamped (a full test run once left the cursor on row 119 with the view at 0)
+        self.call_after_refresh(self._cursor_into_view, new)
+
+    def _cursor_into_view(self, row: int) -> None:
+        if row == self.cursor:  # the cursor has not moved on since (a scroll wheel may move the view)
+            self.scroll_to_region_row(row)
 
     def scroll_to_region_row(self, row: int) -> None:
         # At once, not after the next refresh: a deferred scroll could land after a set_index()
