@@ -114,3 +114,23 @@ async def test_a_click_selects_a_row_and_the_wheel_scrolls(fixed_mail: Path, siz
         await pilot.pause()
         assert int(index.scroll_offset.y) < top
         assert app.screen is pilot.app.screen and len(app.screen_stack) == 2  # nothing was opened
+
+
+async def test_end_with_a_stale_scroll_range_still_brings_the_cursor_into_view(fixed_mail: Path) -> None:
+    """A cursor move made while the scrollable height is stale is clamped by Textual; once the
+    size is right again the view must follow the cursor (a full CI run once left the cursor on
+    the last row with the view at the top, so the last rows were never fetched)."""
+    from textual.geometry import Size
+
+    app = fixed_app(fixed_mail)
+    async with app.run_test(size=(100, 24)) as pilot:
+        widget = await _ready(pilot)
+        widget.focus()
+        await pilot.pause()
+        widget.virtual_size = Size(widget.size.width, 5)  # stale: shorter than the screen
+        await pilot.press("end")
+        assert widget.cursor == len(MESSAGES) - 1
+        widget._resize()  # the folder's real count comes back, as after a resync or a resize
+        await wait_for(pilot, lambda: widget.scroll_offset.y + widget.size.height > widget.cursor,
+                       what=lambda: f"the cursor in view (scroll {widget.scroll_offset.y}, "
+                                    f"height {widget.size.height}, cursor {widget.cursor})", timeout=5)
