@@ -188,6 +188,8 @@ class MessageList(ScrollView, can_focus=True):
     def render_lines(self, crop: Region) -> list[Strip]:
         # The styles are looked up once for all the lines of this pass, not for every line.
         self._pass_styles = {}
+        if self._after_paint:  # this frame is being composed: the callbacks run once it is out
+            self.call_later(self._painted)
         try:
             return super().render_lines(crop)
         finally:
@@ -210,8 +212,6 @@ class MessageList(ScrollView, can_focus=True):
         return style
 
     def render_line(self, y: int) -> Strip:
-        if self._after_paint:  # this frame is being composed: the callbacks run once it is out
-            self.call_later(self._painted)
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self.scrollable_content_region.width  # the scrollbar is not ours to draw on
