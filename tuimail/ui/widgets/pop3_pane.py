@@ -219,6 +219,10 @@ class Pop3Pane(Pop3ComposeActions, Pop3Actions, Vertical):
             self._status(f"{self.account.name}: INBOX opened over POP3, {count}", "ok")
         if self.connection.password is not None:
             self.passwords.setdefault(self.account.name, self.connection.password)
+        # the full UIDL/LIST (a line per message) waits for the frame showing these rows
+        self.index_widget.when_painted(self._list_maildrop)
+
+    def _list_maildrop(self) -> None:
         self.post_message(FirstScreenShown(self.account.name))
         self.connection.submit("listing the maildrop", lambda sync: MaildropListed(sync.listing()))
 
