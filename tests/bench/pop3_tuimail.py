@@ -103,6 +103,13 @@ class Pop3Cli:
                           turns_at_rows=rows["turns"])
         return sample
 
+    def floor(self, home: Path, proxy: Any, needle: str) -> dict[str, Any]:
+        """A one-line Textual app's first frame, timed the same way (tui_probe.py bare): the
+        machine's floor in this run, as in the IMAP suite."""
+        argv = [self.python, "-m", "tests.bench.tui_probe", "bare", str(self.config), needle, needle]
+        _, sample = _measured(argv, home, proxy, needle, self.timeout)
+        return {"seconds": sample["seconds"]}
+
     def startup(self, home: Path) -> float:
         """Median seconds of `tuimail --version`: the interpreter start every figure includes."""
         argv = [self.python, "-m", "tuimail", "--version"]
@@ -205,6 +212,11 @@ def measure_tui(cli: Pop3Cli, proxy: CountingProxy, scratch: Path, runs: int, lo
                 result.add(phase, sample)
         if run == 0:
             kept.extend(program_caches(home / "cache"))
+        else:
+            try:
+                result.add("floor", cli.floor(home, proxy, needle))
+            except Exception as exc:  # noqa: BLE001
+                result.errors.append(f"run {run} floor: {exc}")
     if not result.samples:
         result.available = False
         result.note = "failed: " + (result.errors[-1].splitlines()[0] if result.errors else "?")
