@@ -1,6 +1,7 @@
 """The [limits] caps (issue #8 item 4; SECURITY-CASES 12, 14, 22, 30): each one is set small in
 the config, hit by a scripted fake server or a generated message, and reported in one line that
 names the key raising it. Without [limits] the caps are those in force before the table existed.
+The IMAP reader's caps (BODYSTRUCTURE depth and parts, the fetched text) are in test_limits_mime.py.
 """
 from __future__ import annotations
 
@@ -233,6 +234,34 @@ def test_case_14_pop3_line_over_limits_pop3_line_bytes_stores_nothing(tmp_path):
     with pytest.raises(MailError, match=r"message 1: a line over 4 KiB \(limits\.pop3_line_bytes\)"):
         sync.read("U1")
     assert not sync.store.by_key("U1").stored and list((tmp_path / "cur").iterdir()) == []
+
+
+CAPS = (b"USER", b"UIDL", b"TOP", b"PIPELINING")
+POP3_SHORT_CASES = {  # name: (server options, lowered limit, message); status/CAPA lines stay <= 4 KiB
+    "capa_line": (dict(capa=CAPS + (b"X-LONG " + b"c" * 2000,)), "pop3_line_bytes = 1024",
+                  "CAPA answer: a line over 1 KiB (limits.pop3_line_bytes)"),
+    "capa_answer": (dict(capa=CAPS + tuple(b"X-CAP-%03d " % i + b"c" * 50 for i in range(100))),
+                    "pop3_response_bytes = 4096", "CAPA answer: answer over 4 KiB (limits.pop3_response_bytes)"),
+    "status_line": (dict(auth_reply=b"+OK " + b"w" * 2000), "pop3_line_bytes = 1024",
+                    "status line: a line over 1 KiB (limits.pop3_line_bytes)"),
+    "uidl_listing": ({}, "pop3_response_bytes = 1024", "UIDL listing: answer over 1 KiB (limits.pop3_response_bytes)"),
+}
+
+
+@pytest.mark.parametrize("name", list(POP3_SHORT_CASES))
+def test_case_14_pop3_status_capa_and_listings_follow_lowered_limits(name):
+    options, limits, words = POP3_SHORT_CASES[name]
+    mail = [(b"U%02d-" % i + b"u" * 60, message(i)) for i in range(1, 21)]  # a UIDL listing of 1.4 KB
+    for lowered in (False, True):
+        server = FakePop3(mail, **options)
+        account = account_with("pop3", server.port, limits if lowered else "", extra=PLAIN)
+        try:
+            session = Pop3Session.connect(account, Secret("pw"))
+            with session:
+                uidls, _ = session.listing()
+            assert not lowered and len(uidls) == 20  # the default caps let each of these through
+        except WireLimit as caught:
+            assert lowered and str(caught).endswith(words), caught
 
 
 def test_case_22_pop3_top_over_limits_header_bytes():

@@ -15,7 +15,7 @@ from email.utils import collapse_rfc2231_value
 from tuimail.model.address import Address, parse_addresses
 from tuimail.model.decode import MAX_HEADER_CHARS, decode_bytes, decode_header, decode_transfer
 from tuimail.model.html import html_to_text
-from tuimail.model.limits import DEFAULT_LIMITS, Limits, amount, over
+from tuimail.model.limits import DEFAULT_LIMITS, Limits, mime_depth_cut, mime_parts_cut, over
 from tuimail.model.mime import MimePart, attachments, display_part
 from tuimail.model.text import one_line, strip_controls
 
@@ -136,8 +136,7 @@ def _part_tree(msg: Message, problems: list[str],
         part, part_id, depth = stack.pop()
         count += 1
         if count > limits.mime_parts:
-            problems.append(f"more than {amount('mime_parts', limits.mime_parts)} MIME parts; the rest "
-                            "are not listed (limits.mime_parts)")
+            problems.append(mime_parts_cut(limits.mime_parts))
             break
         order.append((part, part_id))
         payload = part.get_payload()
@@ -145,8 +144,7 @@ def _part_tree(msg: Message, problems: list[str],
             by_id[part_id] = part
             continue
         if depth >= limits.mime_depth:
-            problems.append(f"MIME nesting deeper than {limits.mime_depth} levels; inner parts are "
-                            "not listed (limits.mime_depth)")
+            problems.append(mime_depth_cut(limits.mime_depth))
             continue
         stack.extend(reversed([(c, sec, depth + 1) for c, sec in child_sections(part, part_id)]))
 

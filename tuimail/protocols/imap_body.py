@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Iterator
 
-from tuimail.model.limits import over
+from tuimail.model.limits import over, text_fetch, text_fetch_cut
 from tuimail.model.mime import MimePart
 from tuimail.model.stream_decode import TransferDecoder
 from tuimail.model.uidset import MAX_NUMBER
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from tuimail.protocols.imap import ImapSession
 
 CHUNK = 256 * 1024
-MAX_TEXT_BYTES = 2 * 1024 * 1024  # a displayed body longer than this is cut
 _SECTION = re.compile(r"^(?:\d{1,6}(?:\.\d{1,6}){0,40})?(?:\.?(?:HEADER|TEXT|MIME))?$")
 
 
@@ -82,18 +81,22 @@ class BodyOps:
         if tail:
             yield tail
 
-    def fetch_text(self: "ImapSession", uid: int, part: MimePart,
-                   limit: int = MAX_TEXT_BYTES) -> tuple[str, list[str]]:
-        """The display text of one text part, fetching that part alone (PEEK)."""
+    def fetch_text(self: "ImapSession", uid: int, part: MimePart) -> tuple[str, list[str]]:
+        """The display text of one text part, fetching that part alone (PEEK), and at most
+        limits.text_fetch() bytes of it (2 a character of the account's body_chars)."""
         problems: list[str] = []
-        if part.size > limit:
-            payload = self.fetch_part(uid, part.part_id, 0, limit)
-            problems.append(f"part {part.part_id}: only the first {limit} of {part.size} bytes fetched")
+        limits = self.account.limits
+        cap, _ = text_fetch(limits)
+        if part.size > cap:
+            payload = self.fetch_part(uid, part.part_id, 0, cap)
         else:
             payload = self.fetch_part(uid, part.part_id)
+        if part.size > cap or len(payload) > cap:  # or the server sent more than BODYSTRUCTURE said
+            problems.append(text_fetch_cut(part.part_id, max(part.size, len(payload)), limits))
+            payload = payload[:cap]
         from tuimail.model.message import part_text  # email parsing: on the first open, not at connect
 
-        text, more = part_text(part, payload, limits=self.account.limits)
+        text, more = part_text(part, payload, limits=limits)
         return text, problems + more
 
     def fetch_header(self: "ImapSession", uid: int) -> bytes:

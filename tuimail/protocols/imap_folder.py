@@ -203,7 +203,7 @@ class FolderOps:
             uid = data.get(b"UID")
             if b"ENVELOPE" not in data or not wanted(seq, uid):
                 continue  # unsolicited news about another message
-            row = summary(uid, data)
+            row = summary(uid, data, self.account.limits)
             if row is not None:
                 rows[seq] = row
         self._absorb(responses, rows.keys())

@@ -1,7 +1,8 @@
 """imapclient's FETCH results (byte-keyed dicts, Envelope, BodyData) turned into model objects.
 
 Everything from the server is untrusted: sizes are bounded, strings are decoded with
-replacement, nesting is capped, and a malformed item yields a partial summary, not an exception.
+replacement, nesting and part count follow the account's [limits] (mime_depth, mime_parts), and
+a malformed item yields a partial summary, not an exception.
 """
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from urllib.parse import unquote_to_bytes
 
 from tuimail.model.address import Address
 from tuimail.model.decode import decode_bytes, decode_header
+from tuimail.model.limits import DEFAULT_LIMITS, Limits, mime_depth_cut, mime_parts_cut
 from tuimail.model.mime import MimePart
 from tuimail.model.summary import MessageSummary
 from tuimail.model.text import one_line
 
 MAX_UID = 2**32 - 1
 MAX_SIZE = 2**53  # RFC822.SIZE beyond this is a lie
-MAX_STRUCTURE_DEPTH = 40
-MAX_STRUCTURE_PARTS = 2_000
 
 FETCH_ITEMS = ["UID", "FLAGS", "ENVELOPE", "INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE"]
 
@@ -116,41 +116,67 @@ def rfc2231_param(params: tuple[tuple[str, str], ...], key: str) -> str | None:
     return one_line(decode_bytes(data, charset or "utf-8"), 1000) or plain
 
 
-def structure(body: Any) -> MimePart | None:
-    """BODYSTRUCTURE as a MimePart tree with IMAP section numbers; None if unreadable."""
+def structure(body: Any, limits: Limits = DEFAULT_LIMITS) -> MimePart | None:
+    """BODYSTRUCTURE as a MimePart tree with IMAP section numbers; None if unreadable.
+
+    Cut like a parsed message (model.message): a multipart (or the message inside a
+    message/rfc822 part) at limits.mime_depth levels is not opened, and no part is built past
+    limits.mime_parts. Where the tree is cut, the multipart left without its children (or with
+    only the first ones) carries the notice as its description, which structure_notices()
+    collects. A server never sets a multipart's description here, so it cannot fake a notice.
+    """
     if not isinstance(body, (tuple, list)) or not body:
         return None
-    count = [0]
+    count = 0
 
-    def build(node: Any, part_id: str, depth: int) -> MimePart:
-        count[0] += 1
-        if depth > MAX_STRUCTURE_DEPTH or count[0] > MAX_STRUCTURE_PARTS:
-            return MimePart(part_id or "1", "application/octet-stream")
+    def marker(part_id: str, notice: str) -> MimePart:
+        return MimePart(part_id, "multipart/mixed", description=notice)
+
+    def build(node: Any, part_id: str, depth: int) -> MimePart | None:
+        """The part, or None when limits.mime_parts parts are built already."""
+        nonlocal count
+        if count >= limits.mime_parts:
+            return None
+        count += 1
         if isinstance(node[0], list):  # multipart: ([parts], subtype, params, disposition, ...)
             subtype = text(node[1], 50).lower() if len(node) > 1 else "mixed"
             params = _params(node[2]) if len(node) > 2 else ()
             disposition, _ = _disposition(node[3]) if len(node) > 3 else (None, ())
-            children = tuple(build(child, f"{part_id}.{i}" if part_id else str(i), depth + 1)
-                             for i, child in enumerate(node[0], start=1)
-                             if isinstance(child, (tuple, list)) and child)
+            cut: str | None = None
+            children: list[MimePart] = []
+            if depth >= limits.mime_depth:
+                cut = mime_depth_cut(limits.mime_depth)
+            else:
+                for i, child in enumerate(node[0], start=1):
+                    if not isinstance(child, (tuple, list)) or not child:
+                        continue
+                    built = build(child, f"{part_id}.{i}" if part_id else str(i), depth + 1)
+                    if built is None:
+                        cut = mime_parts_cut(limits.mime_parts)
+                        break
+                    children.append(built)
             return MimePart(part_id, f"multipart/{subtype}", params, disposition=disposition,
-                            children=children)
+                            description=cut, children=tuple(children))
         part_id = part_id or "1"  # a single-part body is section 1
         fields = list(node) + [None] * 12
         maintype, subtype = text(fields[0], 50).lower(), text(fields[1], 50).lower()
         params = _params(fields[2])
         ctype = f"{maintype}/{subtype}"
-        children: tuple[MimePart, ...] = ()
+        kids: tuple[MimePart, ...] = ()
         if ctype == "message/rfc822":
             inner = fields[8]
             if isinstance(inner, (tuple, list)) and inner:
-                nested = build(inner, part_id, depth + 1)
-                # a non-multipart inner body is section part_id.1; a multipart one shares part_id
-                if not nested.is_multipart:
+                nested = build(inner, part_id, depth + 1) if depth < limits.mime_depth else None
+                if nested is None:  # the inner message is not listed: say why
+                    notice = mime_depth_cut(limits.mime_depth) if depth >= limits.mime_depth else \
+                        mime_parts_cut(limits.mime_parts)
+                    nested = marker(part_id, notice)
+                elif not nested.is_multipart:
+                    # a non-multipart inner body is section part_id.1; a multipart one shares part_id
                     nested = MimePart(f"{part_id}.1", nested.content_type, nested.params, nested.encoding,
                                       nested.size, nested.disposition, nested.filename,
                                       nested.content_id, nested.description)
-                children = (nested,)
+                kids = (nested,)
             ext = 10
         else:
             ext = 8 if maintype == "text" else 7
@@ -160,17 +186,28 @@ def structure(body: Any) -> MimePart | None:
             encoding=text(fields[5], 50).lower() or None, size=_number(fields[6], MAX_SIZE),
             disposition=disposition, filename=_filename(params, disp_params),
             content_id=text(fields[3], 500) or None, description=header_text(fields[4], 500) or None,
-            children=children,
+            children=kids,
         )
 
     try:
         return build(body, "", 0)
-    except (IndexError, TypeError, ValueError):
+    except (IndexError, TypeError, ValueError, RecursionError):  # RecursionError: a huge mime_depth
         return None
 
 
-def summary(uid: int, data: dict) -> MessageSummary | None:
-    """A MessageSummary from one FETCH response dict (bytes keys); None for a bad UID."""
+def structure_notices(root: MimePart | None) -> tuple[str, ...]:
+    """The [limits] notices structure() left in a tree it cut, each once, in tree order."""
+    found: list[str] = []
+    for part in root.walk() if root is not None else ():
+        notice = part.description
+        if part.is_multipart and notice and "(limits.mime_" in notice and notice not in found:
+            found.append(notice)
+    return tuple(found)
+
+
+def summary(uid: int, data: dict, limits: Limits = DEFAULT_LIMITS) -> MessageSummary | None:
+    """A MessageSummary from one FETCH response dict (bytes keys); None for a bad UID.
+    limits: the account's, for the BODYSTRUCTURE's depth and part count."""
     if not isinstance(uid, int) or not 0 < uid <= MAX_UID:
         return None
     envelope = data.get(b"ENVELOPE")
@@ -188,5 +225,5 @@ def summary(uid: int, data: dict) -> MessageSummary | None:
         in_reply_to=text(get("in_reply_to"), 1000),
         flags=_flags(data.get(b"FLAGS")),
         size=_number(data.get(b"RFC822.SIZE"), MAX_SIZE),
-        structure=structure(data.get(b"BODYSTRUCTURE")),
+        structure=structure(data.get(b"BODYSTRUCTURE"), limits),
     )

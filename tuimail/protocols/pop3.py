@@ -119,7 +119,9 @@ class Pop3Session:
     # Login --------------------------------------------------------------------------------
 
     def _capa(self) -> dict[str, tuple[str, ...]]:
-        reply = self._one(Command(b"CAPA", True, self.limits.max_capa, "CAPA answer"))
+        cap = self.limits.max_capa
+        reply = self._one(Command(b"CAPA", True, cap, "CAPA answer", self.limits.max_status,
+                                  self.limits.answer_key(cap)))
         if not reply.status.ok:
             return {}
         found: dict[str, tuple[str, ...]] = {}
@@ -306,7 +308,8 @@ class Pop3Session:
     def _listing_cmd(self, verb: bytes, what: str, per_line: int) -> Command:
         if self.count is None:
             self.stat()  # the cap on a listing follows from the count
-        return Command(verb, True, 1024 + self.count * per_line, what)
+        cap = min(1024 + self.count * per_line, self.limits.max_message)
+        return Command(verb, True, cap, what, self.limits.max_status, self.limits.answer_key(cap))
 
     def _problem(self, text: str) -> None:
         if len(self.problems) < 100:

@@ -1,8 +1,10 @@
 """The bytes of a POP3 session after TLS, bounded, timed and observable (the POP3 twin of wire.py).
 
-- A status line is at most max_status bytes (RFC 2449 allows 512); a data line at most
-  max_line; a multi-line response at most the cap its caller gives (B12-B14). The caps a
-  user may raise come from [limits], and a message about one names its key.
+- A status line (and a CAPA or UIDL/LIST listing line) is at most max_status bytes: 4 KiB
+  (RFC 2449 allows 512), or less when limits.pop3_line_bytes is lower. A data line is at most
+  max_line; a multi-line response at most the cap its caller gives (B12-B14), the CAPA answer
+  64 KiB or less when limits.pop3_response_bytes is lower. The caps a user may set come from
+  [limits], and a message about a cap the key sets names the key.
 - Every read has a deadline: the account's timeout for a status line, plus size/min_rate
   for a multi-line response, so neither silence nor a trickle can hold the client (B14).
 - Multi-line data is dot-unstuffed here; RETR data is streamed to a sink in chunks with LF
@@ -23,23 +25,36 @@ from tuimail.protocols.errors import ConnectError, ProtocolError, WireLimit
 from tuimail.protocols.trace import ProtocolTrace
 
 CHUNK = 64 * 1024
+# Short answers keep these protocol-sized caps however high [limits] goes: a bigger cap would
+# only let a trickling server hold the client longer (the deadline grows with the cap).
+STATUS_CEILING = 4_096  # a status, CAPA or listing line
+CAPA_CEILING = 64 * 1024  # the whole CAPA answer
 
 
 @dataclass(frozen=True)
 class Pop3Limits:
-    max_status: int = 4_096
+    max_status: int = STATUS_CEILING  # a status line, and one line of CAPA or a UIDL/LIST listing
     max_line: int = DEFAULT_LIMITS.pop3_line_bytes  # one line of message data
     max_header: int = DEFAULT_LIMITS.header_bytes  # a TOP n 0 answer
-    max_message: int = DEFAULT_LIMITS.pop3_response_bytes  # a RETR answer, whatever LIST said
+    max_message: int = DEFAULT_LIMITS.pop3_response_bytes  # a RETR answer (or listing), whatever LIST said
     max_listing_line: int = 128  # "n uidl" or "n size"
-    max_capa: int = 64 * 1024
+    max_capa: int = CAPA_CEILING
     min_rate: int = 32 * 1024  # bytes/s a multi-line answer may not fall below, on top of the timeout
     batch: int = 300  # pipelined commands sent before their answers are read
 
     @classmethod
     def of(cls, limits: Limits) -> "Pop3Limits":
-        return cls(max_line=limits.pop3_line_bytes, max_header=limits.header_bytes,
-                   max_message=limits.pop3_response_bytes)
+        return cls(max_status=min(STATUS_CEILING, limits.pop3_line_bytes), max_line=limits.pop3_line_bytes,
+                   max_header=limits.header_bytes, max_message=limits.pop3_response_bytes,
+                   max_capa=min(CAPA_CEILING, limits.pop3_response_bytes))
+
+    def status_key(self) -> str | None:
+        """The [limits] key behind max_status, or None while the protocol's ceiling is lower."""
+        return "pop3_line_bytes" if self.max_status >= self.max_line else None
+
+    def answer_key(self, cap: int) -> str | None:
+        """The [limits] key behind a short answer's cap (CAPA, listings), or None if it is not the key's."""
+        return "pop3_response_bytes" if cap >= self.max_message else None
 
 
 @dataclass(frozen=True)
@@ -67,7 +82,8 @@ class Pop3Wire:
 
     def status(self) -> Status:
         """One +OK/-ERR line; anything else is a protocol error."""
-        line = self._line(self.limits.max_status, time.monotonic() + self.timeout, "status line")
+        line = self._line(self.limits.max_status, time.monotonic() + self.timeout, "status line",
+                          key=self.limits.status_key())
         if self.trace is not None:
             self.trace.received_line(line)
         text = line.rstrip(b"\r\n")
@@ -80,7 +96,7 @@ class Pop3Wire:
     def continuation(self) -> bytes | None:
         """A SASL "+ ..." line, or None (the line is left for status())."""
         line = self._line(self.limits.max_status, time.monotonic() + self.timeout, "status line",
-                          consume=False)
+                          consume=False, key=self.limits.status_key())
         if line.startswith(b"+ ") or line.rstrip(b"\r\n") == b"+":
             self._pos += len(line)
             if self.trace is not None:
@@ -91,7 +107,7 @@ class Pop3Wire:
     def lines(self, cap: int, what: str, max_line: int | None = None, key: str | None = None) -> list[bytes]:
         """The data lines of a multi-line answer (after +OK), unstuffed, without line ends.
         max_line None is the limits' (pop3_line_bytes); key names the [limits] key of cap."""
-        line_key = None if max_line else "pop3_line_bytes"
+        line_key = "pop3_line_bytes" if not max_line or max_line >= self.limits.max_line else None
         max_line = max_line or self.limits.max_line
         deadline = self._deadline(cap)
         found: list[bytes] = []

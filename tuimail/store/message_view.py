@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from tuimail.model.message import parse_message
 from tuimail.model.mime import MimePart, attachments, display_part
 from tuimail.model.summary import MessageSummary
+from tuimail.protocols.imap_parse import structure_notices
 
 if TYPE_CHECKING:
     from tuimail.protocols.imap import ImapSession
@@ -31,9 +32,10 @@ def read_message(session: ImapSession, summary: MessageSummary) -> MessageView:
         part = display_part(parsed.root)
         return MessageView(summary, parsed.body, parsed.body_kind, part, tuple(parsed.attachments),
                            parsed.problems + ("no BODYSTRUCTURE from the server; fetched whole",))
+    cut = structure_notices(structure)  # BODYSTRUCTURE over the account's mime_depth / mime_parts
     part = display_part(structure)
     if part is None:
-        return MessageView(summary, "", "none", None, tuple(attachments(structure)))
+        return MessageView(summary, "", "none", None, tuple(attachments(structure)), cut)
     text, problems = session.fetch_text(summary.uid, part)
     kind = "html" if part.content_type == "text/html" else "plain"
-    return MessageView(summary, text, kind, part, tuple(attachments(structure)), tuple(problems))
+    return MessageView(summary, text, kind, part, tuple(attachments(structure)), cut + tuple(problems))
