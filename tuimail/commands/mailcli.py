@@ -16,7 +16,7 @@ from tuimail.model.summary import MessageSummary
 from tuimail.model.text import one_line
 from tuimail.protocols.errors import MailError
 from tuimail.protocols.imap import ImapSession
-from tuimail.protocols.trace import ProtocolTrace
+from tuimail.protocols.trace import ProtocolTrace, TraceCounters, connection_trace
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.store.folder_sync import FolderSync
 from tuimail.store.header_cache import CacheError, HeaderCache
@@ -45,6 +45,34 @@ def add_common(parser: argparse.ArgumentParser, folder: bool = True, cache: bool
                         help=f"print bytes in/out and round trips of the {session} session to stderr")
 
 
+class CommandTraces:
+    """The traces of the connections one command opens over one protocol: each the --trace
+    book's when it records (cli.py), else a private one for --stats, else none. --stats
+    prints the sum over them (none opened: zeros)."""
+
+    def __init__(self, args: argparse.Namespace, protocol: str):
+        self.protocol = protocol
+        self.purpose = getattr(args, "command", None) or "cli"
+        self.stats = bool(getattr(args, "stats", False))
+        self.opened: list[ProtocolTrace] = []
+
+    def new(self, account: str) -> ProtocolTrace | None:
+        """The trace for a connection about to open."""
+        trace = connection_trace(self.protocol, account, self.purpose)
+        if trace is None and self.stats:
+            trace = ProtocolTrace(self.protocol, capacity=200)
+        if trace is not None:
+            self.opened.append(trace)
+        return trace
+
+    def report(self) -> None:
+        if not self.stats:
+            return
+        c = sum((t.counters() for t in self.opened), TraceCounters())
+        print(f"{self.protocol}: {c.bytes_in} bytes in, {c.bytes_out} bytes out, {c.round_trips} round trips",
+              file=sys.stderr)
+
+
 def imap_account(args: argparse.Namespace, config: Config) -> Account:
     account = config.account(getattr(args, "mail_account", None) or getattr(args, "account", None))
     if account.server(Protocol.IMAP) is None:
@@ -71,17 +99,15 @@ def password_for(account: Account) -> Secret:
 def imap_session(args: argparse.Namespace, config: Config) -> Iterator[tuple[ImapSession, FolderSync]]:
     account = imap_account(args, config)
     password = password_for(account)
-    trace = ProtocolTrace(capacity=200) if getattr(args, "stats", False) else None
+    traces = CommandTraces(args, "imap")
     cache = HeaderCache.in_memory() if getattr(args, "no_cache", False) else HeaderCache.open_default()
     try:
-        with ImapSession.connect(account, password, timeout=getattr(args, "timeout", None), trace=trace) as session:
+        with ImapSession.connect(account, password, timeout=getattr(args, "timeout", None),
+                                 trace=traces.new(account.name)) as session:
             yield session, FolderSync(session, cache, account.name)
     finally:
         cache.close()
-        if trace is not None:
-            c = trace.counters()
-            print(f"imap: {c.bytes_in} bytes in, {c.bytes_out} bytes out, {c.round_trips} round trips",
-                  file=sys.stderr)
+        traces.report()
 
 
 def run_guarded(func, args: argparse.Namespace, config: Config) -> int:

@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tuimail.commands.mailcli import CommandError, add_common, password_for, print_json, run_guarded
+from tuimail.commands.mailcli import CommandError, CommandTraces, add_common, password_for, print_json, run_guarded
 from tuimail.model.config import Account, Config, Security
 from tuimail.model.secret import Secret
 from tuimail.model.text import one_line
@@ -107,26 +107,22 @@ def deliver_and_report(args: argparse.Namespace, outbox: Outbox, entry: OutboxEn
     """Deliver the entry (or file it, for filing_failed), print its id, final state and each
     recipient's answer; the entry as it ended, and what the outbox refused or failed at.
     password: when already known (else looked up); extra: more keys for --json."""
-    from tuimail.protocols.trace import ProtocolTrace
     from tuimail.store.outbox import OutboxBusy, OutboxError, deliver
 
     if account.smtp is None:
         raise CommandError(f"account '{account.name}' has no SMTP server to send with")
     password = password or password_of(account)
-    trace = ProtocolTrace("smtp", capacity=200) if getattr(args, "stats", False) else None
+    traces = CommandTraces(args, "smtp")
     failure = ""
     try:
         entry = deliver(outbox, entry.id, account, password, force=getattr(args, "force", False),
-                        timeout=args.timeout, trace=trace)
+                        timeout=args.timeout, trace=traces.new(account.name))
     except OutboxBusy as exc:
         raise CommandError(str(exc)) from None
     except OutboxError as exc:
         failure = str(exc)
         entry = getattr(exc, "entry", None) or outbox.get(entry.id)
-    if trace is not None:
-        c = trace.counters()
-        print(f"smtp: {c.bytes_in} bytes in, {c.bytes_out} bytes out, {c.round_trips} round trips",
-              file=sys.stderr)
+    traces.report()
     report(args, entry, failure, extra)
     return entry, failure
 

@@ -14,15 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tuimail.commands.mailcli import (CommandError, password_for, print_json, summary_json,
-                                      summary_line)
+from tuimail.commands.mailcli import (CommandError, CommandTraces, password_for, print_json,
+                                      summary_json, summary_line)
 from tuimail.model.config import Account, Config, Protocol
 from tuimail.model.index import Window
 from tuimail.model.message import parse_message, part_bytes
 from tuimail.model.pop3 import show_key
 from tuimail.protocols.errors import ConnectError, MailTimeout
 from tuimail.protocols.pop3 import Pop3Session
-from tuimail.protocols.trace import ProtocolTrace
 from tuimail.store.attachments import SaveError, save_attachment
 from tuimail.store.pop3_store import Pop3Store
 from tuimail.store.pop3_sync import Pop3Sync
@@ -61,12 +60,12 @@ def pop3_sync(args: argparse.Namespace, account: Account, quit: bool = True) -> 
     folder = getattr(args, "folder", "INBOX") or "INBOX"
     if folder.upper() != "INBOX":
         raise CommandError(f"POP3 has only INBOX; account '{account.name}' has no folder {folder!r}")
-    trace = ProtocolTrace("pop3", capacity=200) if getattr(args, "stats", False) else None
+    traces = CommandTraces(args, "pop3")
     scratch = tempfile.TemporaryDirectory(prefix="tuimail-pop3-") if getattr(args, "no_cache", False) else None
     store = Pop3Store(Path(scratch.name)) if scratch else Pop3Store.open_default(account.name)
 
     def connect() -> Pop3Session:
-        return Pop3Session.connect(account, password_for(account), trace=trace,
+        return Pop3Session.connect(account, password_for(account), trace=traces.new(account.name),
                                    timeout=getattr(args, "timeout", None))
 
     sync = Pop3Sync(store, account, connect=connect)
@@ -80,10 +79,7 @@ def pop3_sync(args: argparse.Namespace, account: Account, quit: bool = True) -> 
             store.close()
             if scratch is not None:
                 scratch.cleanup()
-            if trace is not None:
-                c = trace.counters()
-                print(f"pop3: {c.bytes_in} bytes in, {c.bytes_out} bytes out, {c.round_trips} round trips",
-                      file=sys.stderr)
+            traces.report()
 
 
 def list_pop3(args: argparse.Namespace, account: Account) -> int:

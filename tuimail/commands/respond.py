@@ -15,6 +15,7 @@ from tuimail.model.secret import Secret
 from tuimail.model.text import one_line
 from tuimail.protocols.errors import ConnectError, MailError, MailTimeout
 from tuimail.protocols.imap import ImapSession
+from tuimail.protocols.trace import connection_trace
 
 MAX_STDIN_CHARS = 10_000_000
 
@@ -48,7 +49,8 @@ def fetch_original(args: argparse.Namespace, config: Config) -> Original:
     account = imap_account(args, config)
     password = password_for(account)
     try:
-        with ImapSession.connect(account, password, timeout=args.timeout) as session:
+        trace = connection_trace("imap", account.name, getattr(args, "command", None) or "reply")
+        with ImapSession.connect(account, password, timeout=args.timeout, trace=trace) as session:
             session.select(args.folder, readonly=True)
             raw = session.fetch_raw(args.uid)
     except (ConnectError, MailTimeout) as exc:
@@ -111,8 +113,9 @@ def mark_original(args: argparse.Namespace, original: Original, flag: str) -> No
     if not original.imap or args.dry_run:
         return
     try:
+        trace = connection_trace("imap", original.account.name, "flag-original")
         with ImapSession.connect(original.account, original.password or password_for(original.account),
-                                 timeout=args.timeout) as session:
+                                 timeout=args.timeout, trace=trace) as session:
             session.select(args.folder)
             session.set_flags([args.uid], add=[flag])
     except (MailError, CommandError) as exc:

@@ -20,7 +20,7 @@ _IDS_BY_SCOPE = {
     "index": "back compose copy delete first forward last move next open page_down page_up previous"
              " reply reply_all search threads toggle_flagged toggle_seen",
     "leave": "stay",
-    "main": "focus_accounts focus_folders focus_index refresh",
+    "main": "focus_accounts focus_folders focus_index refresh trace",
     "message": "cancel_save close compose copy delete focus_next forward headers mime move"
                " open_attachment raw reply reply_all route save toggle_flagged toggle_seen",
     "mime": "close",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from tuimail.model.config import Account, Protocol
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import MailError
+from tuimail.protocols.trace import connection_trace
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.store.folder_sync import CachedFolder, FolderSync, OpenedFolder
 from tuimail.store.header_cache import CacheError, HeaderCache
@@ -88,7 +89,8 @@ class HeadStart:
     def _open(self, password: Secret) -> tuple[FolderSync, OpenedFolder]:
         from tuimail.protocols.imap import ImapSession  # warm: loaded after the first frame
 
-        session = ImapSession.connect(self.account, password)
+        trace = connection_trace("imap", self.account.name, "index")
+        session = ImapSession.connect(self.account, password, trace=trace)
         sync = FolderSync(session, self.cache, self.account.name)
         try:
             return sync, sync.open(self.folder, first=self.first)
@@ -190,7 +192,8 @@ class Pop3HeadStart(HeadStart):
     def _connect(self):
         from tuimail.protocols.pop3 import Pop3Session
 
-        return Pop3Session.connect(self.account, self._password)
+        return Pop3Session.connect(self.account, self._password,
+                                   trace=connection_trace("pop3", self.account.name, "maildrop"))
 
     def _open(self, password: Secret) -> tuple["Pop3Sync", OpenedFolder]:
         self._password = password

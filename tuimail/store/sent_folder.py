@@ -13,7 +13,7 @@ from tuimail.model.folder import Folder
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import MailError
 from tuimail.protocols.imap import ImapSession
-from tuimail.protocols.trace import ProtocolTrace
+from tuimail.protocols.trace import ProtocolTrace, connection_trace
 
 # file_to_sent(raw, message_id) -> a note for the user; raises when the copy was not filed.
 SentFiler = Callable[[bytes, str], str]
@@ -54,7 +54,8 @@ def imap_sent_filer(account: Account, password: Secret | None, *, timeout: float
         if password is None:
             raise MailError(f"no password for account '{account.name}', so the Sent copy could "
                             "not be filed over IMAP")
-        with ImapSession.connect(account, password, timeout=timeout, trace=trace) as session:
+        recorded = trace if trace is not None else connection_trace("imap", account.name, "file-sent")
+        with ImapSession.connect(account, password, timeout=timeout, trace=recorded) as session:
             return file_in_sent(session, raw, message_id)
 
     return file_to_sent

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from tuimail.model.config import Config
 from tuimail.model.secret import Secret
 from tuimail.model.text import strip_controls
+from tuimail.protocols.trace import TraceBook, activate, deactivate
 from tuimail.ui.palette import MailCommands
 from tuimail.ui.screens.main import MainScreen
 from tuimail.ui.themes import THEMES_DIR, ThemedApp, install_themes, user_themes_dir
@@ -39,9 +40,12 @@ class TuimailApp(ThemedApp):
 
     def __init__(self, config_path: Path, config: Config | None, *, account: str | None = None,
                  themes_dir: Path = THEMES_DIR, user_themes: Path | None = None,
-                 head_start: "HeadStart | None" = None) -> None:
+                 head_start: "HeadStart | None" = None, trace_book: TraceBook | None = None) -> None:
         super().__init__()
         self.head_start = head_start  # the INBOX being prepared since before Textual loaded
+        # Every connection of this session records here (the trace panel reads it): launch.py
+        # made it and let it record before the head start connected, else it starts on mount.
+        self.trace_book = trace_book if trace_book is not None else TraceBook()
         self.config_path = config_path
         self.config = config
         self._account = account
@@ -52,6 +56,7 @@ class TuimailApp(ThemedApp):
         self._theme_problems = install_themes(self, wanted, themes_dir, self._user_themes)
 
     def on_mount(self) -> None:
+        activate(self.trace_book)
         for problem in self._theme_problems:
             self.notify(problem, title="Theme", severity="warning", markup=False)
         if self.config is not None and self.config.keymap:
@@ -62,6 +67,9 @@ class TuimailApp(ThemedApp):
             from tuimail.ui.screens.setup import SetupScreen  # only on first run: keeps start-up light
 
             self.push_screen(SetupScreen(self.config_path, self.config), self._setup_finished)
+
+    def on_unmount(self) -> None:
+        deactivate(self.trace_book)
 
     def _setup_finished(self, result) -> None:
         if result is None:

@@ -20,6 +20,7 @@ from tuimail.model.config import Account
 from tuimail.model.mailbox import FolderEvents
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import AuthError, ConnectError, MailError, MailTimeout
+from tuimail.protocols.trace import connection_trace
 from tuimail.store.folder_sync import FolderSync, OpenedFolder
 
 if TYPE_CHECKING:
@@ -31,10 +32,15 @@ RECONNECT_DELAYS = (0.2, 1.0, 3.0, 10.0)
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before servers' 30-minute timeout
 
 
-def _imap_connect(account: Account, password: Secret) -> "ImapSession":
+def _imap_connect(account: Account, password: Secret, purpose: str = "index") -> "ImapSession":
+    """A session recorded in the run's trace book (the trace panel), as connection purpose."""
     from tuimail.protocols.imap import ImapSession  # the IMAP stack loads off the first frame's path
 
-    return ImapSession.connect(account, password)
+    return ImapSession.connect(account, password, trace=connection_trace("imap", account.name, purpose))
+
+
+def _idle_connect(account: Account, password: Secret) -> "ImapSession":
+    return _imap_connect(account, password, "idle")
 
 
 @dataclass
@@ -211,7 +217,7 @@ class IdleWatcher:
                  connect: "Callable[[Account, Secret], ImapSession] | None" = None):
         self.owner, self.account, self.folder = owner, account, folder
         self._password = password
-        self._connect = connect or _imap_connect
+        self._connect = connect or _idle_connect
         self.stopped = threading.Event()
         self.ready = threading.Event()  # selected and waiting in IDLE
 

@@ -2,6 +2,8 @@
 
 Before Textual is imported (a third of a second or more), a HeadStart thread begins on the
 INBOX of the account that will open: cached rows, password, connection, first screen.
+The run's TraceBook records from before that, so the head start's connection is in the
+trace panel too (and in FILE with --trace FILE).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuimail.model.config import Config, ConfigError
+from tuimail.protocols.trace import TraceBook, activate, deactivate
 from tuimail.store.config_file import load_config
 from tuimail.ui.layout import first_rows
 
@@ -49,9 +52,10 @@ def head_start(config: Config, account: str | None) -> "HeadStart | None":
     return HeadStart(chosen, cache, first).start()
 
 
-def build_app(config_path: Path, account: str | None = None) -> "TuimailApp":
+def build_app(config_path: Path, account: str | None = None, trace_book: TraceBook | None = None) -> "TuimailApp":
     """The app, with its head start running. LaunchError when the config is unusable;
-    no config file means a first run: the app opens the account setup form."""
+    no config file means a first run: the app opens the account setup form. trace_book:
+    where the connections record (a new one unless given)."""
     config: Config | None = None
     if config_path.exists():
         try:
@@ -62,19 +66,35 @@ def build_app(config_path: Path, account: str | None = None) -> "TuimailApp":
             raise LaunchError(f"config error: {exc}") from None
     elif account is not None:
         raise LaunchError(f"config error: {config_path}: no such file, so no account '{account}'")
+    book = trace_book if trace_book is not None else TraceBook()
+    activate(book)  # before the head start opens its connection
     early = head_start(config, account) if config is not None else None
 
     from tuimail.ui.app import TuimailApp  # Textual only once the config is known to be usable
 
-    return TuimailApp(config_path, config, account=account, head_start=early)
+    return TuimailApp(config_path, config, account=account, head_start=early, trace_book=book)
 
 
-def launch(config_path: Path, account: str | None = None) -> int:
-    """Run the TUI; 2 with a one-line message when the config exists but is invalid."""
+def launch(config_path: Path, account: str | None = None, trace: str | None = None) -> int:
+    """Run the TUI; 2 with a one-line message when the config exists but is invalid, or the
+    trace FILE cannot be written."""
+    book = TraceBook()
+    if trace:
+        try:
+            book.write_to(Path(trace))
+        except OSError as exc:
+            print(f"tuimail: cannot write the trace to {trace}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     try:
-        app = build_app(config_path, account)
-    except LaunchError as exc:
-        print(f"tuimail: {exc}", file=sys.stderr)
-        return 2
-    app.run()
-    return app.return_code or 0
+        try:
+            app = build_app(config_path, account, trace_book=book)
+        except LaunchError as exc:
+            print(f"tuimail: {exc}", file=sys.stderr)
+            return 2
+        app.run()
+        return app.return_code or 0
+    finally:
+        deactivate(book)
+        book.close()
+        if book.file_error:
+            print(f"tuimail: the trace file {trace} is incomplete: {book.file_error}", file=sys.stderr)

@@ -24,6 +24,7 @@ from tuimail.model.config import Account
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import AuthError, ConnectError, MailError, MailTimeout
 from tuimail.protocols.pop3 import Pop3Session
+from tuimail.protocols.trace import connection_trace
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.store.folder_sync import OpenedFolder
 from tuimail.store.pop3_store import Pop3Store, StoreError
@@ -40,6 +41,11 @@ HEAD_START_WAIT = 120.0  # seconds the thread waits for a head start (it has its
 IDLE_QUIT_SECONDS = 60.0
 
 
+def _pop3_connect(account: Account, password: Secret) -> Pop3Session:
+    """A session recorded in the run's trace book (the trace panel)."""
+    return Pop3Session.connect(account, password, trace=connection_trace("pop3", account.name, "maildrop"))
+
+
 class PasswordMissing(Exception):
     """Neither password_command nor the keyring has one: the user must be asked."""
 
@@ -53,7 +59,7 @@ class MaildropReopened(Message):
 class Pop3Connection:
     def __init__(self, owner: MessagePump, account: Account, password: Secret | None,
                  store: Callable[[str], Pop3Store] = Pop3Store.open_default,
-                 connect: Callable[[Account, Secret], Pop3Session] = Pop3Session.connect):
+                 connect: Callable[[Account, Secret], Pop3Session] = _pop3_connect):
         self.owner = owner
         self.account = account
         self._password = password

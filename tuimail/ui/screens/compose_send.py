@@ -17,6 +17,7 @@ from tuimail.model.secret import Secret
 from tuimail.model.text import one_line
 from tuimail.protocols.errors import MailError
 from tuimail.protocols.smtp import RecipientResult
+from tuimail.protocols.trace import connection_trace
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.store.drafts import ImapCopy
 from tuimail.store.outbox import Outbox, OutboxEntry, OutboxError, OutboxState, deliver
@@ -184,7 +185,8 @@ class Sender:
                                       "or store one in the keyring", self._entry(entry_id)))
             return False
         try:
-            entry = self.deliver(self.outbox(), entry_id, account, password, force=force, timeout=self.timeout)
+            entry = self.deliver(self.outbox(), entry_id, account, password, force=force, timeout=self.timeout,
+                                 trace=connection_trace("smtp", account.name, "send"))
         except OutboxError as exc:
             entry = getattr(exc, "entry", None) or self._entry(entry_id)
             if entry is not None and entry.state in DELIVERED:
@@ -264,4 +266,5 @@ class Sender:
             return self.connect_imap(account, password)
         from tuimail.protocols.imap import ImapSession
 
-        return ImapSession.connect(account, password, timeout=self.timeout)
+        return ImapSession.connect(account, password, timeout=self.timeout,
+                                   trace=connection_trace("imap", account.name, "drafts"))

@@ -19,6 +19,7 @@ from tuimail.model.folder import Folder
 from tuimail.model.mailbox import FolderStatus
 from tuimail.model.secret import Secret
 from tuimail.protocols.errors import AuthError, ConnectError, MailError, MailTimeout
+from tuimail.protocols.trace import connection_trace
 from tuimail.store.credentials import CredentialError, lookup_password
 from tuimail.ui.render import inert, line
 from tuimail.ui.widgets.accounts import AccountList
@@ -31,6 +32,7 @@ from tuimail.ui.widgets.folders import POP3_INBOX, FolderList
 from tuimail.ui.widgets.pane_messages import FirstScreenShown, FolderCounts
 
 from tuimail.ui.widgets.status import ConnectionState, StatusLine
+from tuimail.ui.widgets.trace_panel import TracePanel
 
 if TYPE_CHECKING:
     from tuimail.protocols.imap import ImapSession
@@ -74,6 +76,8 @@ class MainScreen(Screen[None]):
         Binding("f", "focus_folders", "Folders", id="main.focus_folders", tooltip="Move to the folder list"),
         Binding("escape", "focus_index", "Index", id="main.focus_index", show=False,
                 tooltip="Back to the message list"),
+        Binding("T", "toggle_trace", "Protocol trace", id="main.trace", show=False,
+                tooltip="Show or hide the live protocol trace of this account"),
     ]
     # the screen gets -narrow below 80 columns: main.tcss hides the sidebar but while it has the focus
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
@@ -112,6 +116,7 @@ class MainScreen(Screen[None]):
                 else:
                     yield Static(inert("Pick a folder on the left. The message list will appear here."),
                                  id="content-placeholder", markup=False)
+        yield TracePanel(id="trace-panel")  # hidden until T
         with Horizontal(id="status-bar"):
             yield StatusLine(id="status")
             yield ConnectionState(id="connection-state")
@@ -190,7 +195,8 @@ class MainScreen(Screen[None]):
                 return
             from tuimail.protocols.imap import ImapSession  # off the first frame's path
 
-            with ImapSession.connect(account, password) as session:
+            trace = connection_trace("imap", account.name, "folders")
+            with ImapSession.connect(account, password, trace=trace) as session:
                 folders = session.list_folders()
                 if not worker.is_cancelled:
                     self.post_message(FoldersLoaded(account.name, folders, password))
@@ -380,6 +386,11 @@ class MainScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         self.open_account(self.current, refresh=True)
+
+    def action_toggle_trace(self) -> None:
+        panel = self.query_one(TracePanel)  # the focus stays where it is: the panel follows by itself
+        if not panel.toggle() and panel.has_focus:
+            self.action_focus_index()
 
     def action_focus_accounts(self) -> None:
         self.query_one(AccountList).focus()
