@@ -20,7 +20,7 @@ from tuimail.store.config_file import config_path, load_config  # noqa: E402
 
 # Subcommand modules under tuimail/commands/; each registers itself through add_parser().
 COMMANDS = ("accounts", "doctor", "password", "folders", "listing", "read", "save", "search", "pop3",
-            "send", "reply", "forward", "outbox", "headers")
+            "send", "reply", "forward", "outbox", "headers", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
