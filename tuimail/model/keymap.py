@@ -12,15 +12,17 @@ import re
 _IDS_BY_SCOPE = {
     "app": "help palette quit",
     "attach": "cancel",
+    "compare": "close down experiment export_json export_markdown rerun up",
     "compose": "attach editor leave leave_q remove_attachment save_drafts send",
     "confirm": "cancel",
+    "doctor": "check close",
     "drafts": "cancel delete",
     "forward": "attachment cancel inline",
     "help": "close",
     "index": "back compose copy delete first forward last move next open page_down page_up previous"
              " reply reply_all search threads toggle_flagged toggle_seen",
     "leave": "stay",
-    "main": "focus_accounts focus_folders focus_index refresh trace",
+    "main": "compare doctor focus_accounts focus_folders focus_index refresh trace",
     "message": "cancel_save close compose copy delete focus_next forward headers mime move"
                " open_attachment raw reply reply_all route save toggle_flagged toggle_seen",
     "mime": "close",

@@ -78,6 +78,10 @@ class MainScreen(Screen[None]):
                 tooltip="Back to the message list"),
         Binding("T", "toggle_trace", "Protocol trace", id="main.trace", show=False,
                 tooltip="Show or hide the live protocol trace of this account"),
+        Binding("P", "compare", "Compare POP3/IMAP", id="main.compare", show=False,
+                tooltip="This account through POP3 and IMAP side by side, measured on the server"),
+        Binding("ctrl+d", "doctor", "Doctor", id="main.doctor", show=False,
+                tooltip="Check this account's servers: TLS, certificate, capabilities, login"),
     ]
     # the screen gets -narrow below 80 columns: main.tcss hides the sidebar but while it has the focus
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
@@ -391,6 +395,18 @@ class MainScreen(Screen[None]):
         panel = self.query_one(TracePanel)  # the focus stays where it is: the panel follows by itself
         if not panel.toggle() and panel.has_focus:
             self.action_focus_index()
+
+    def action_compare(self) -> None:
+        from tuimail.ui.screens.compare import open_compare
+
+        account = self.config.accounts[self.current]
+        open_compare(self.app, account, self._passwords.get(account.name))
+
+    def action_doctor(self) -> None:
+        from tuimail.ui.screens.doctor import DoctorScreen
+
+        account = self.config.accounts[self.current]
+        self.app.push_screen(DoctorScreen(account, self._passwords.get(account.name)))
 
     def action_focus_accounts(self) -> None:
         self.query_one(AccountList).focus()
