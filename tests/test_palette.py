@@ -55,3 +55,33 @@ async def test_palette_opens_a_folder_by_name_and_switches_theme(clean_testbed, 
         await _palette(pilot, app, "help keys")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
+
+
+async def test_palette_reaches_compare_and_doctor(clean_testbed, hermetic: Path) -> None:
+    from tuimail.ui.screens.compare import CompareScreen
+    from tuimail.ui.screens.doctor import DoctorScreen
+
+    testbed = clean_testbed
+    testbed.fill("alice", 3)
+    hermetic.parent.mkdir(parents=True, exist_ok=True)
+    hermetic.write_text(testbed.config_toml("alice"))
+    app = TuimailApp(hermetic, load_config(hermetic))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: _pane_folder(app) == "INBOX", what="the INBOX")
+
+        await _palette(pilot, app, "compare pop3")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
+        compare = app.screen
+        await wait_for(pilot, lambda: compare.report is not None or compare.error is not None, timeout=60,
+                       what="the compare report")
+        assert compare.error is None and compare.report.pop3_view.count == 3
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
+
+        await _palette(pilot, app, "doctor")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoctorScreen), what="the doctor")
+        doctor = app.screen
+        await wait_for(pilot, lambda: doctor.lines, timeout=30, what="the doctor's report")
+        assert doctor.lines[-1] == "all checks passed", doctor.lines
