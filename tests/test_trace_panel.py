@@ -38,9 +38,15 @@ def _has(panel: TracePanel, *needles: str) -> bool:
     return any(all(needle in line for needle in needles) for line in panel.lines)
 
 
-async def _main(pilot, app) -> TracePanel:
+async def _main(pilot, app) -> None:
     await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(MessageList),
                    what="the main screen and its index")
+
+
+async def _open(pilot, app) -> TracePanel:
+    """T: the panel, composed on first use (not part of the start-up)."""
+    await pilot.press("T")
+    await wait_for(pilot, lambda: app.screen.query(TracePanel), what="the trace panel")
     return app.screen.query_one(TracePanel)
 
 
@@ -52,11 +58,11 @@ async def test_the_panel_shows_the_imap_session_of_the_head_start_and_follows(cl
     app = build_app(hermetic)  # the book records before the head start connects
     assert app.head_start is not None and active_book() is app.trace_book
     async with app.run_test(size=SIZE) as pilot:
-        panel = await _main(pilot, app)
+        await _main(pilot, app)
         index = app.screen.query_one(MessageList)
         await wait_for(pilot, lambda: index.index.count == 5 and index.index.row(0) is not None, what="the rows")
-        assert not panel.display and not panel.lines  # composed hidden, and reads nothing while hidden
-        await pilot.press("T")
+        assert not app.screen.query(TracePanel)  # not composed until asked for
+        panel = await _open(pilot, app)
         assert panel.display and panel.is_open
         # the head start's connection is the run's first: LOGIN, then EXAMINE/SELECT and FETCH
         await wait_for(pilot, lambda: _has(panel, "imap#1 index C:", "LOGIN alice ***")
@@ -89,8 +95,8 @@ async def test_the_panel_shows_pop3_and_switches_with_the_account(clean_testbed,
     hermetic.write_text(bed.config_toml("bob", protocol="pop3") + "\n" + bed.config_toml("alice"))
     app = TuimailApp(hermetic, load_config(hermetic), account="bob")
     async with app.run_test(size=SIZE) as pilot:
-        panel = await _main(pilot, app)
-        await pilot.press("T")
+        await _main(pilot, app)
+        panel = await _open(pilot, app)
         await wait_for(pilot, lambda: _has(panel, "pop3#", "maildrop C: STAT"), what=lambda: f"STAT in {panel.lines}")
         assert _has(panel, "maildrop C: AUTH PLAIN ***")
         assert _has(panel, "maildrop S: +OK Logged in")
@@ -110,7 +116,7 @@ async def test_the_palette_opens_the_panel(clean_testbed, hermetic: Path) -> Non
     hermetic.write_text(bed.config_toml("alice"))
     app = TuimailApp(hermetic, load_config(hermetic))
     async with app.run_test(size=SIZE) as pilot:
-        panel = await _main(pilot, app)
+        await _main(pilot, app)
         await wait_for(pilot, lambda: app.screen.query_one(FolderList).folders, what="the folder list")
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: CommandPalette.is_open(app), what="the palette")
@@ -119,7 +125,9 @@ async def test_the_palette_opens_the_panel(clean_testbed, hermetic: Path) -> Non
         await wait_for(pilot, lambda: palette.query_one("CommandList").option_count, what="a hit")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: panel.is_open, what="the panel to open")
+        await wait_for(pilot, lambda: app.screen.query(TracePanel) and app.screen.query_one(TracePanel).is_open,
+                       what="the panel to open")
+        panel = app.screen.query_one(TracePanel)
         await wait_for(pilot, lambda: _has(panel, "LOGIN alice ***"), what="the login")
         assert _clean(panel.lines, "alice", bed.users["alice"])
 
@@ -135,7 +143,8 @@ async def test_the_tui_writes_its_trace_file(clean_testbed, hermetic: Path, tmp_
     book.write_to(tmp_path / "tui.log")
     app = build_app(hermetic, trace_book=book)
     async with app.run_test(size=SIZE) as pilot:
-        index = (await _main(pilot, app)) and app.screen.query_one(MessageList)
+        await _main(pilot, app)
+        index = app.screen.query_one(MessageList)
         await wait_for(pilot, lambda: index.index.count == 3 and index.index.row(0) is not None, what="the rows")
     book.close()
     path = tmp_path / "tui.log"

@@ -32,7 +32,6 @@ from tuimail.ui.widgets.folders import POP3_INBOX, FolderList
 from tuimail.ui.widgets.pane_messages import FirstScreenShown, FolderCounts
 
 from tuimail.ui.widgets.status import ConnectionState, StatusLine
-from tuimail.ui.widgets.trace_panel import TracePanel
 
 if TYPE_CHECKING:
     from tuimail.protocols.imap import ImapSession
@@ -120,7 +119,6 @@ class MainScreen(Screen[None]):
                 else:
                     yield Static(inert("Pick a folder on the left. The message list will appear here."),
                                  id="content-placeholder", markup=False)
-        yield TracePanel(id="trace-panel")  # hidden until T
         with Horizontal(id="status-bar"):
             yield StatusLine(id="status")
             yield ConnectionState(id="connection-state")
@@ -391,8 +389,16 @@ class MainScreen(Screen[None]):
     def action_refresh(self) -> None:
         self.open_account(self.current, refresh=True)
 
-    def action_toggle_trace(self) -> None:
-        panel = self.query_one(TracePanel)  # the focus stays where it is: the panel follows by itself
+    async def action_toggle_trace(self) -> None:
+        from tuimail.ui.widgets.trace_panel import TracePanel  # composed when first asked for, not at start
+
+        panels = self.query(TracePanel)
+        if panels:
+            panel = panels.first()
+        else:
+            panel = TracePanel(id="trace-panel")
+            await self.mount(panel, before="#status-bar")
+        # the focus stays where it is: the panel follows by itself
         if not panel.toggle() and panel.has_focus:
             self.action_focus_index()
 
