@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd openssl tmux  # tmux: the pty test (tests/test_security_pty.py)
 DEMO_DIR ?= .demo
-DEMO_MESSAGES ?= 300
+DEMO_MESSAGES ?= 3000
 BENCH_PACKAGES := tmux neomutt aerc
 BENCH_ARGS ?=
 

@@ -1,7 +1,9 @@
-"""python -m tests.testbed serve --dir DIR [--fill alice=300]: run the testbed until a signal.
+"""python -m tests.testbed serve --dir DIR [--fill alice=3000] [--demo]: run the testbed until a signal.
 
 Writes DIR/testbed.json (hosts, ports, CA, users) and DIR/config.toml (a tuimail config with
-accounts alice and bob), prints one "ready" line, and stops cleanly on SIGTERM or SIGINT.
+accounts alice and bob), prints one "ready" line, and stops cleanly on SIGTERM, SIGINT or SIGHUP.
+--demo (make demo) adds the showcase messages of demo_mail.py to alice's INBOX, newest of all,
+and has alice trust the demo MX's Authentication-Results.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import demo_mail
 from .bed import Testbed
 
 
@@ -27,20 +30,31 @@ def _fill_spec(text: str) -> tuple[str, int, str]:
         raise argparse.ArgumentTypeError(f"expected USER=COUNT[:FOLDER], got {text!r}") from None
 
 
-def serve(directory: Path, fills: list[tuple[str, int, str]], seed: int) -> int:
+def serve(directory: Path, fills: list[tuple[str, int, str]], seed: int, demo: bool = False) -> int:
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP too: closing the demo's terminal hangs up its whole process group, serve included
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
     directory.mkdir(parents=True, exist_ok=True)
     info_path, config_path = directory / "testbed.json", directory / "config.toml"
+    # The demo's showcase is dated after the fill, so the fill ends demo_mail.SPAN ago.
+    end = int(time.time()) - demo_mail.SPAN if demo else None
     with Testbed(directory) as bed:
         for user, count, folder in fills:
             started = time.monotonic()
-            summary = bed.fill(user, count, folder=folder, seed=seed)
+            summary = bed.fill(user, count, folder=folder, seed=seed, end=end)
             print(f"filled {user}/{folder} with {summary.count} messages "
                   f"({summary.unseen} unseen) in {time.monotonic() - started:.1f}s", flush=True)
-        config_path.write_text('default_account = "alice"\n\n' + bed.config_toml("alice") + "\n"
-                               + bed.config_toml("bob"))
+        alice = bed.config_toml("alice")
+        if demo:
+            started = time.monotonic()
+            showcase = demo_mail.showcase(end, to=bed.address("alice"), to_name="Alice")
+            bed.deliver_files("alice", [m.data for m in showcase])
+            print(f"delivered {len(showcase)} showcase messages to alice/INBOX "
+                  f"in {time.monotonic() - started:.1f}s", flush=True)
+            alice = alice.replace("[accounts.alice]\n", "[accounts.alice]\ntrusted_authserv_ids = "
+                                  f'["{demo_mail.TRUSTED_AUTHSERV_ID}"]\n', 1)
+        config_path.write_text('default_account = "alice"\n\n' + alice + "\n" + bed.config_toml("bob"))
         info_path.write_text(json.dumps({**bed.info(), "config": str(config_path)}, indent=2))
         print(f"testbed ready: {info_path} ({bed.describe()})", flush=True)
         try:
@@ -63,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--fill", type=_fill_spec, action="append", default=[],
                               metavar="USER=COUNT[:FOLDER]", help="generated messages to add")
     serve_parser.add_argument("--seed", type=int, default=0)
+    serve_parser.add_argument("--demo", action="store_true",
+                              help="add the demo's showcase messages to alice's INBOX (make demo)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    return serve(args.dir.resolve(), args.fill, args.seed)
+    return serve(args.dir.resolve(), args.fill, args.seed, args.demo)
 
 
 if __name__ == "__main__":
