@@ -256,3 +256,81 @@ def test_smtp_auth_login_from_the_cli_against_a_scripted_server(cli, testbed, tm
 def test_a_trace_file_that_cannot_be_written_is_a_clean_error(cli, tmp_path):
     done = cli("accounts", "--trace", str(tmp_path / "no" / "such" / "dir" / "t.log"), code=2)
     assert "cannot write the trace" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------- the doctor
+
+def _doctor_lines(text: str, protocol: str) -> list[str]:
+    """The entries (not the "new connection" lines) of the doctor's connections of protocol."""
+    return [line for line in text.splitlines()
+            if re.match(rf"^\S+ {protocol}#\d+ bob doctor [CS]: ", line)]
+
+
+@pytest.mark.parametrize("before", [False, True], ids=["after-the-name", "before-the-name"])
+def test_the_doctor_traces_each_of_its_connections(cli, testbed, tmp_path, before):
+    log = str(tmp_path / "doctor.log")
+    args = ("--trace", log, "doctor") if before else ("doctor", "--trace", log)
+    done = cli(*args)
+    assert done.stdout.splitlines()[-1] == "all checks passed", done.stdout
+    text = assert_no_secret(tmp_path / "doctor.log", USER, testbed.users[USER])
+    assert_readable(tmp_path / "doctor.log")
+    # one labelled connection each, numbered in the order the doctor checks them
+    assert re.findall(r"^\S+ (\w+#\d+ bob doctor) -- new connection$", text, re.M) == [
+        "imap#1 bob doctor", "pop3#2 bob doctor", "smtp#3 bob doctor"]
+
+    imap = "\n".join(_doctor_lines(text, "imap"))
+    assert re.search(r"imap#1 bob doctor S: \* OK \[CAPABILITY [^]]*AUTH=PLAIN", imap)  # the TLS greeting
+    assert re.search(r"imap#1 bob doctor C: \S+ LOGIN bob \*\*\*$", imap, re.M)
+    assert re.search(r"imap#1 bob doctor S: \S+ OK .*Logged in", imap)
+    assert re.search(r"imap#1 bob doctor C: \S+ LOGOUT$", imap, re.M)
+
+    pop3 = "\n".join(_doctor_lines(text, "pop3"))
+    assert re.search(r"pop3#2 bob doctor S: \+OK ", pop3)  # the TLS greeting
+    assert re.search(r"pop3#2 bob doctor C: CAPA$", pop3, re.M)
+    # CAPA's listing as one entry, as the POP3 session records multi-line answers
+    assert re.search(r"pop3#2 bob doctor S: \{\d+ bytes\} .*SASL PLAIN", pop3)
+    assert re.search(r"pop3#2 bob doctor C: USER bob$", pop3, re.M)
+    assert re.search(r"pop3#2 bob doctor C: PASS \*\*\*$", pop3, re.M)
+    assert re.search(r"pop3#2 bob doctor S: \+OK Logged in", pop3)
+    assert re.search(r"pop3#2 bob doctor C: QUIT$", pop3, re.M)
+
+    smtp = "\n".join(_doctor_lines(text, "smtp"))
+    assert re.search(r"smtp#3 bob doctor C: EHLO \S+$", smtp, re.M)  # after STARTTLS
+    assert re.search(r"smtp#3 bob doctor S: 250[- ]AUTH .*PLAIN", smtp)
+    assert re.search(r"smtp#3 bob doctor C: AUTH PLAIN \*\*\*$", smtp, re.M)
+    assert re.search(r"smtp#3 bob doctor S: 235 ", smtp, re.M)
+    assert re.search(r"smtp#3 bob doctor C: QUIT$", smtp, re.M)
+    assert "STARTTLS" not in smtp  # said before TLS: not in the trace, as for the send session
+
+
+def test_the_doctor_over_starttls_traces_the_capabilities_asked_after_tls(cli, testbed, tmp_path):
+    """With STARTTLS the greeting came in plain text and is left out; the CAPABILITY and CAPA
+    the doctor asks over TLS are in."""
+    cli("doctor", "--no-login", "--trace", str(tmp_path / "starttls.log"),
+        imap={"security": "starttls"}, pop3={"security": "starttls"})
+    text = assert_no_secret(tmp_path / "starttls.log", USER, testbed.users[USER])
+    assert_readable(tmp_path / "starttls.log")
+    imap = _doctor_lines(text, "imap")
+    assert re.search(r" C: \S+ CAPABILITY$", imap[0]), imap  # nothing before it: not the greeting
+    assert any(re.search(r" S: \* CAPABILITY .*AUTH=PLAIN", line) for line in imap), imap
+    assert not any("STARTTLS" in line for line in imap), imap
+    pop3 = _doctor_lines(text, "pop3")
+    assert pop3[0].endswith(" C: CAPA"), pop3
+    assert any(re.search(r" S: \{\d+ bytes\} .*USER", line) for line in pop3), pop3
+    assert not any(" C: USER" in line or " C: PASS" in line or " C: LOGIN" in line for line in text.splitlines())
+
+
+def test_the_doctor_with_a_wrong_password_redacts_it_in_every_protocol(cli, testbed, tmp_path):
+    wrong = "wrong-doctor-pw-4712"
+    config = testbed.config_toml(USER, timeout=10, password_command=f"echo {wrong}")
+    done = cli("doctor", "--trace", str(tmp_path / "wrong.log"), code=1, config=config)
+    assert done.stdout.count("FAIL") >= 3, done.stdout
+    text = assert_no_secret(tmp_path / "wrong.log", USER, wrong)
+    assert re.search(r"imap#1 bob doctor S: \S+ NO \[AUTHENTICATIONFAILED\]", text)
+    assert re.search(r"pop3#2 bob doctor C: PASS \*\*\*$", text, re.M)
+    assert re.search(r"pop3#2 bob doctor S: -ERR ", text)
+    assert re.search(r"smtp#3 bob doctor C: AUTH PLAIN \*\*\*$", text, re.M)
+    assert re.search(r"smtp#3 bob doctor S: 535 ", text)
+    # aiosmtplib then tries AUTH LOGIN: its base64 password line is redacted too
+    assert re.search(r"smtp#3 bob doctor C: AUTH LOGIN( \*\*\*)?$", text, re.M)
+    assert re.search(r"smtp#3 bob doctor C: \*\*\*$", text, re.M)

@@ -3,6 +3,7 @@ certificate, capabilities, login), shown inert, and a server that is down is a F
 a crash."""
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -47,6 +48,13 @@ async def test_the_doctor_checks_every_server_and_logs_in(clean_testbed, hermeti
         shown = _screen_text(screen)
         assert "all checks passed" in shown
         assert clean_testbed.users[USER] not in shown and clean_testbed.users[USER] not in text
+        # its connections recorded into the app's book, as the trace panel reads it
+        traced = [item.line() for item in app.trace_book.since(0, USER) if item.label.purpose == "doctor"]
+        for protocol, login in (("imap", r"\S+ LOGIN bob \*\*\*"), ("pop3", r"PASS \*\*\*"),
+                                ("smtp", r"AUTH PLAIN \*\*\*")):
+            assert any(re.search(rf" {protocol}#\d+ bob doctor C: {login}$", line) for line in traced), traced
+        assert any(re.search(r" smtp#\d+ bob doctor C: EHLO ", line) for line in traced), traced
+        assert not any(clean_testbed.users[USER] in line for line in traced)
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is not screen, what="the doctor to close")
 

@@ -3,6 +3,10 @@
 Blocking (the TUI runs it in a thread). A failure ends that protocol's checks, not the others'.
 The report holds only plain strings; format_report() makes the lines both the CLI and the TUI
 show (the TUI as plain Text, never markup).
+
+When a TraceBook records (`--trace FILE`, the TUI's book), each connection is traced as
+"doctor" from TLS on, as the sessions trace theirs: the greeting only when it came over TLS,
+the password registered before login so that no entry can hold it.
 """
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ from tuimail.protocols.connect import (close_imap, close_pop3, close_smtp, imap_
                                        where)
 from tuimail.protocols.errors import MailError
 from tuimail.protocols.tls import TlsInfo
+from tuimail.protocols.trace import ProtocolTrace, connection_trace
+
+PURPOSE = "doctor"  # the trace label of the doctor's connections
 
 
 @dataclass
@@ -124,11 +131,14 @@ def _check(account: Account, server: ServerConfig, password: Secret | None, time
     }
     recorder = _Recorder(report, details)
     checks = {Protocol.IMAP: _imap, Protocol.POP3: _pop3}
+    trace = connection_trace(server.protocol.value, account.name, PURPOSE)
+    if trace is not None:
+        trace.add_secret(password)
     try:
         if server.protocol is Protocol.SMTP:
-            _run_async(_smtp(account, server, password, timeout, login, recorder))
+            _run_async(_smtp(account, server, password, timeout, login, recorder, trace))
         else:
-            checks[server.protocol](account, server, password, timeout, login, recorder)
+            checks[server.protocol](account, server, password, timeout, login, recorder, trace)
     except MailError as exc:
         report.error = exc.reason
         if not report.steps or report.steps[-1].ok:
@@ -182,9 +192,19 @@ def _caps_and_auth(recorder: _Recorder, capabilities: Iterable[str], auth: Itera
         auth_step.detail = " ".join(report.auth_mechanisms) or "none advertised"
 
 
-def _imap(account, server, password, timeout, login, recorder: _Recorder) -> None:
+def _imap(account, server, password, timeout, login, recorder: _Recorder,
+          trace: ProtocolTrace | None) -> None:
     client = open_imap(account, server, timeout=timeout, on_step=recorder.hook)
     try:
+        if trace is not None:  # as ImapSession.connect does, at the same point
+            from tuimail.protocols.wire import ImapLimits, ImapWire
+
+            wire = ImapWire(getattr(client, "_imap"), timeout or account.timeout, trace,
+                            ImapLimits.of(account.limits))
+            wire.where = where(server)
+            wire.install()
+            if client.welcome and server.security is Security.TLS:
+                trace.received_line(client.welcome + b"\r\n")
         _tls_steps(recorder, client, server)
         with recorder.step("capabilities") as step:
             caps = [_str(c) for c in client.capabilities()]  # a fresh CAPABILITY after STARTTLS
@@ -195,9 +215,14 @@ def _imap(account, server, password, timeout, login, recorder: _Recorder) -> Non
         close_imap(client)
 
 
-def _pop3(account, server, password, timeout, login, recorder: _Recorder) -> None:
+def _pop3(account, server, password, timeout, login, recorder: _Recorder,
+          trace: ProtocolTrace | None) -> None:
     pop = open_pop3(account, server, timeout=timeout, on_step=recorder.hook)
     try:
+        if trace is not None:
+            _PoplibTap(pop, trace)
+            if isinstance(pop.welcome, bytes) and server.security is Security.TLS:
+                trace.received_line(pop.welcome + b"\r\n")
         _tls_steps(recorder, pop, server)
         with recorder.step("capabilities") as step:
             try:
@@ -212,9 +237,14 @@ def _pop3(account, server, password, timeout, login, recorder: _Recorder) -> Non
         close_pop3(pop)
 
 
-async def _smtp(account, server, password, timeout, login, recorder: _Recorder) -> None:
+async def _smtp(account, server, password, timeout, login, recorder: _Recorder,
+                trace: ProtocolTrace | None) -> None:
     smtp = await open_smtp(account, server, timeout=timeout, on_step=recorder.hook)
     try:
+        if trace is not None:  # as the send session does: from TLS on, no greeting
+            from tuimail.protocols.smtp import trace_smtp
+
+            trace_smtp(smtp, trace)
         _tls_steps(recorder, smtp, server)
         with recorder.step("capabilities") as step:
             try:
@@ -227,6 +257,50 @@ async def _smtp(account, server, password, timeout, login, recorder: _Recorder) 
             await smtp_login(smtp, account, server, password, on_step=recorder.hook)
     finally:
         await close_smtp(smtp)
+
+
+class _PoplibTap:
+    """Records what one poplib connection says and hears from here on, in Pop3Wire's format:
+    a command or status line as a line, the data of a multi-line answer (CAPA) as one
+    {N bytes} entry. The doctor drives poplib itself; its calls are not changed."""
+
+    def __init__(self, pop: poplib.POP3, trace: ProtocolTrace):
+        self.trace = trace
+        self.data: list[bytes] | None = None  # the lines of a multi-line answer being read
+        self.long = False  # the next status line opens a multi-line answer
+        self._putline, self._getline, self._getlongresp = pop._putline, pop._getline, pop._getlongresp
+        pop._putline, pop._getline, pop._getlongresp = self.putline, self.getline, self.getlongresp
+
+    def putline(self, line: bytes) -> None:
+        self._putline(line)
+        self.trace.sent(line + b"\r\n")
+
+    def getline(self) -> tuple[bytes, int]:
+        line, octets = self._getline()
+        raw = line + (b"\r\n" if octets - len(line) == 2 else b"\n")  # poplib cut the line end
+        if self.data is None:
+            self.trace.received_line(raw)
+            if self.long and line.startswith(b"+"):
+                self.data = []
+            self.long = False
+        else:
+            self.data.append(raw)
+            if line == b".":
+                self._flush()
+        return line, octets
+
+    def getlongresp(self):
+        self.long = True
+        try:
+            return self._getlongresp()
+        finally:
+            self.long = False
+            self._flush()  # what came of an answer cut short, too
+
+    def _flush(self) -> None:
+        if self.data:
+            self.trace.received_literal(b"".join(self.data))
+        self.data = None
 
 
 def _run_async(coro) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from tuimail.model.config import Account, Protocol, Security
 from tuimail.model.outgoing import check_address, has_8bit, needs_smtputf8
@@ -231,25 +231,32 @@ class _Session:
         if self.trace is None:
             return
         self.trace.add_secret(self.password)
-        protocol, trace = self.smtp.protocol, self.trace
-        write, received = protocol.write, protocol.data_received
-        pending = bytearray()
+        self._raw_write = trace_smtp(self.smtp, self.trace)
 
-        def tapped_write(data: bytes) -> None:
-            write(data)
-            trace.sent(data)
 
-        def tapped_received(data: bytes) -> None:
-            pending.extend(data)
-            while (end := pending.find(b"\n")) >= 0:
-                trace.received_line(bytes(pending[:end + 1]))
-                del pending[:end + 1]
-            del pending[:-65_536]
-            received(data)
+def trace_smtp(smtp: aiosmtplib.SMTP, trace: ProtocolTrace) -> Callable[[bytes], None]:
+    """Record in trace what goes over smtp's connection from here on (call it after TLS, and
+    register the password with trace.add_secret first); returns the protocol's own write,
+    for bytes that are content, not commands (the message after DATA)."""
+    protocol = smtp.protocol
+    write, received = protocol.write, protocol.data_received
+    pending = bytearray()
 
-        protocol.data_received = tapped_received
-        protocol.write = tapped_write
-        self._raw_write = write
+    def tapped_write(data: bytes) -> None:
+        write(data)
+        trace.sent(data)
+
+    def tapped_received(data: bytes) -> None:
+        pending.extend(data)
+        while (end := pending.find(b"\n")) >= 0:
+            trace.received_line(bytes(pending[:end + 1]))
+            del pending[:end + 1]
+        del pending[:-65_536]
+        received(data)
+
+    protocol.data_received = tapped_received
+    protocol.write = tapped_write
+    return write
 
 
 def _dot_stuffed(data: bytes) -> bytes:
