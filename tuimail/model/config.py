@@ -107,6 +107,9 @@ class UiConfig:
     # the attachment's path is added as the last argument. None: xdg-open (open on macOS).
     open_command: str | None = None
     forward: ForwardMode = ForwardMode.INLINE  # the forward chooser's default
+    # True: after a folder's first screen, the rest of its headers go into the header cache in
+    # the background (offline reading, fast scrolling). False: only what is shown is fetched.
+    cache_all_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ _ACCOUNT_KEYS = {"email", "username", "protocol", "display_name", "password_comm
                  "timeout", "imap", "pop3", "smtp", "fallback", "trusted_authserv_ids", "limits",
                  *POP3_POLICY_KEYS}
 _TOP_KEYS = {"accounts", "default_account", "ui", "keymap", "limits"}
-_UI_KEYS = {"theme", "open_command", "forward"}
+_UI_KEYS = {"theme", "open_command", "forward", "cache_all_headers"}
 
 
 class _Checker:
@@ -331,7 +334,9 @@ def parse_config(text: str, path: str = "config.toml") -> Config:
     check.unknown(ui_table, _UI_KEYS, "ui.")
     ui = UiConfig(theme=check.get(ui_table, "theme", str, "ui.", default=UiConfig.theme),
                   open_command=_open_command(check, ui_table),
-                  forward=check.enum(ui_table, "forward", ForwardMode, "ui.", UiConfig.forward))
+                  forward=check.enum(ui_table, "forward", ForwardMode, "ui.", UiConfig.forward),
+                  cache_all_headers=check.get(ui_table, "cache_all_headers", bool, "ui.",
+                                              default=UiConfig.cache_all_headers))
     try:
         keymap = parse_keymap(check.get(data, "keymap", dict, default={}))
     except KeymapError as exc:
@@ -379,6 +384,8 @@ def dump_config(config: Config) -> str:
             lines.append(f"open_command = {_toml_value(config.ui.open_command)}")
         if config.ui.forward is not UiConfig.forward:
             lines.append(f"forward = {_toml_value(config.ui.forward.value)}")
+        if config.ui.cache_all_headers:
+            lines.append("cache_all_headers = true")
         lines.append("")
     lines += dump_keymap(config.keymap)
     changed = [k for k in LIMIT_KEYS if getattr(config.limits, k) != getattr(DEFAULT_LIMITS, k)]

@@ -10,6 +10,10 @@
   DATA early (SECURITY-CASES C27).
 - The connection lost (or the server silent) after the final "." raises DeliveryUnknown: the
   server may have taken the message. Nothing here ever retries.
+- progress(stage, done, total), when given, hears each stage: "connecting", "logging in",
+  "sending" (bytes of the DATA payload gone out: written to the transport a chunk at a time,
+  minus what it still buffers, so handed to the kernel rather than acknowledged by the server),
+  "waiting" (all written; the server's answer to the final "." is awaited) and "delivered".
 """
 from __future__ import annotations
 
@@ -29,7 +33,10 @@ if TYPE_CHECKING:
     import aiosmtplib
 
 __all__ = ["RecipientResult", "SendResult", "SmtpRefused", "RecipientsRefused", "DeliveryUnknown",
-           "send"]
+           "SendProgress", "send"]
+
+SendProgress = Callable[[str, int, int], None]  # (stage, done, total): bytes of DATA; 0, 0 elsewhere
+DATA_CHUNK = 64 * 1024  # the DATA payload is written this much at a time, for its progress
 
 # RFC 5321 4.5.3.2.6 suggests 10 minutes for the answer to the final "."; servers scan the
 # message before answering. Waiting less turns a slow 250 into "delivery unknown".
@@ -80,8 +87,10 @@ class DeliveryUnknown(MailError):
 
 
 def send(account: Account, password: Secret | None, envelope_from: str, recipients: list[str],
-         data: bytes, *, timeout: float | None = None, trace: ProtocolTrace | None = None) -> SendResult:
+         data: bytes, *, timeout: float | None = None, trace: ProtocolTrace | None = None,
+         progress: SendProgress | None = None) -> SendResult:
     """Send data (the message as stored) to recipients; blocks until the server has answered.
+    progress, if given, is called on the sending thread (see the module's docstring).
 
     Raises MailError subclasses (StartTlsError, TlsError, AuthError, SmtpRefused,
     RecipientsRefused, ConnectError, MailTimeout, DeliveryUnknown) with the server's reply.
@@ -92,7 +101,7 @@ def send(account: Account, password: Secret | None, envelope_from: str, recipien
     if not recipients:
         raise ValueError("no recipients")
     envelope = [check_address(envelope_from)] + [check_address(r) for r in recipients]
-    session = _Session(account, password, timeout or account.timeout, trace)
+    session = _Session(account, password, timeout or account.timeout, trace, progress)
     return _run_blocking(session.send(envelope[0], envelope[1:], data))
 
 
@@ -108,8 +117,10 @@ def _run_blocking(coro):
 
 class _Session:
     def __init__(self, account: Account, password: Secret | None, timeout: float,
-                 trace: ProtocolTrace | None):
+                 trace: ProtocolTrace | None, progress: SendProgress | None = None):
         self.account, self.password, self.timeout, self.trace = account, password, timeout, trace
+        self.progress = progress
+        self._sent = 0  # bytes of DATA known to be out of the transport's buffer
         self.server = account.smtp
         self.at = where(self.server)
         self.smtp: aiosmtplib.SMTP | None = None
@@ -119,6 +130,7 @@ class _Session:
         import aiosmtplib
 
         self.lib = aiosmtplib
+        self._report("connecting")
         try:
             self.smtp = await open_smtp(self.account, self.server, timeout=self.timeout)
         except MailError as exc:
@@ -135,6 +147,7 @@ class _Session:
 
     async def _hello(self) -> None:
         if self.server.security is not Security.PLAIN and self.password is not None:
+            self._report("logging in")
             await smtp_login(self.smtp, self.account, self.server, self.password)
         # Never AUTH on "plain": not even with allow_plaintext_auth, so no password goes out.
         if not self.smtp.last_ehlo_response:
@@ -159,6 +172,7 @@ class _Session:
         if smtp.supports_extension("size"):
             options.append(f"SIZE={len(payload)}")
         encoding = "utf-8" if utf8 else "ascii"
+        self._report("sending", 0, len(payload))
         await self._command("MAIL", smtp.mail(sender, options=options, encoding=encoding))
         results = [await self._rcpt(r, encoding) for r in recipients]
         accepted = [r for r in results if r.accepted]
@@ -186,12 +200,10 @@ class _Session:
         if response.code != 354:
             raise self._refused("DATA", response)
         protocol = self.smtp.protocol
-        try:
-            (self._raw_write or protocol.write)(payload)  # raises when the connection is gone
-        except Exception as exc:
-            raise translate(exc, self.at, self.timeout) from exc
+        await self._hand_over(payload)
         if self.trace is not None:
             self.trace.sent_data(payload)
+        self._report("waiting", max(self._sent, len(payload) - self._buffered()), len(payload))
         try:
             response = await protocol.read_response(timeout=max(self.timeout, FINAL_REPLY_TIMEOUT))
         except (self.lib.SMTPException, OSError) as exc:
@@ -203,7 +215,52 @@ class _Session:
                 self.at) from None
         if response.code != 250:
             raise self._refused("end of DATA", response)
+        self._report("delivered", len(payload), len(payload))
         return response.code, _text(response.message)
+
+    async def _hand_over(self, payload: bytes) -> None:
+        """Write the DATA payload a chunk at a time, waiting (drain) whenever the transport's
+        buffer is over its high-water mark, so the progress can follow it. Only the last chunk
+        holds the final ".": a failure before it cannot have delivered anything, so it is an
+        ordinary error, never DeliveryUnknown. That chunk is written without waiting."""
+        protocol = self.smtp.protocol
+        write = self._raw_write or protocol.write  # raises when the connection is gone
+        total, sent = len(payload), 0
+        try:
+            for start in range(0, total, DATA_CHUNK):
+                end = min(start + DATA_CHUNK, total)
+                write(payload[start:end])
+                if end < total:
+                    await asyncio.wait_for(protocol._drain_helper(), self.timeout)
+                    sent = max(sent, end - self._buffered())  # never backwards, whatever TLS buffers
+                    self._report("sending", sent, total)
+        except Exception as exc:
+            raise self._why_lost(exc) from exc
+        self._sent = sent
+
+    def _buffered(self) -> int:
+        transport = getattr(getattr(self.smtp, "protocol", None), "transport", None)
+        try:
+            return transport.get_write_buffer_size() if transport is not None else 0
+        except Exception:  # a transport without the call: nothing known to be held back
+            return 0
+
+    def _why_lost(self, exc: BaseException) -> MailError:
+        """A write or drain failed: a wire cap that dropped the connection (smtp_wire.guard)
+        left its own error on the reply being waited for; else the failure itself."""
+        waiter = getattr(getattr(self.smtp, "protocol", None), "_response_waiter", None)
+        if waiter is not None and waiter.done() and not waiter.cancelled():
+            cause = waiter.exception()
+            if isinstance(cause, MailError):
+                return cause
+        return translate(exc, self.at, self.timeout)
+
+    def _report(self, stage: str, done: int = 0, total: int = 0) -> None:
+        if self.progress is not None:
+            try:
+                self.progress(stage, max(done, 0), total)
+            except Exception:  # the progress is for show: it must never fail a send
+                pass
 
     async def _command(self, stage: str, call, refusals: bool = True):
         """Await one aiosmtplib call; its failures become MailErrors naming the stage."""

@@ -28,7 +28,7 @@ from tuimail.model.config import Account
 from tuimail.model.outgoing import (addresses, check_address, decoded_header, message_id, strip_fields,
                                     with_required_fields)
 from tuimail.model.secret import Secret
-from tuimail.protocols.smtp import RecipientResult
+from tuimail.protocols.smtp import RecipientResult, SendProgress
 from tuimail.protocols.trace import ProtocolTrace
 from tuimail.store.outbox_files import (OutboxBusy, OutboxError, describe, ensure_dir, entry_lock,
                                         write_atomic)
@@ -262,15 +262,15 @@ def _mark_interrupted(entry: OutboxEntry) -> None:
 
 def deliver(outbox: Outbox, entry_id: str, account: Account, password: Secret | None, *,
             file_to_sent: SentFiler | None = None, force: bool = False, timeout: float | None = None,
-            trace: ProtocolTrace | None = None) -> OutboxEntry:
+            trace: ProtocolTrace | None = None, progress: SendProgress | None = None) -> OutboxEntry:
     """Send a queued or failed entry (an unknown one only with force), then file it in Sent;
     for a filing_failed entry only file it. The entry with its new state; see outbox_deliver.
 
     file_to_sent(raw, message_id) -> note: None files over the account's IMAP server (not at
     all when it has none). OutboxBusy when another process is sending the entry; OutboxError
     when the entry cannot do this (sent already, unknown without force) or its state cannot be
-    written before sending (then nothing was sent).
+    written before sending (then nothing was sent). progress hears the stages (see outbox_deliver).
     """
     from tuimail.store.outbox_deliver import Delivery
 
-    return Delivery(outbox, entry_id, account, password, file_to_sent, force, timeout, trace).run()
+    return Delivery(outbox, entry_id, account, password, file_to_sent, force, timeout, trace, progress).run()

@@ -2,6 +2,10 @@
 
 Each state is on disk before the step it guards: "sending" is fsynced before the connection
 opens, so a process killed at any point leaves an entry that says what may have happened.
+
+progress(stage, done, total) hears SMTP's stages (protocols/smtp.py: connecting, logging in,
+sending with the bytes of DATA, waiting, delivered), then "filing" while the Sent copy is
+APPENDed: one IMAP command whose bytes are not followed, so done and total are 0 there.
 """
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from tuimail.model.config import Account
 from tuimail.model.secret import Secret
 from tuimail.model.text import one_line
 from tuimail.protocols.errors import MailError
-from tuimail.protocols.smtp import DeliveryUnknown, RecipientsRefused, send
+from tuimail.protocols.smtp import DeliveryUnknown, RecipientsRefused, SendProgress, send
 from tuimail.protocols.trace import ProtocolTrace
 from tuimail.store.outbox import Outbox, OutboxEntry, OutboxState
 from tuimail.store.outbox_files import OutboxError
@@ -21,9 +25,10 @@ State = OutboxState
 class Delivery:
     def __init__(self, outbox: Outbox, entry_id: str, account: Account, password: Secret | None,
                  file_to_sent: SentFiler | None, force: bool, timeout: float | None,
-                 trace: ProtocolTrace | None):
+                 trace: ProtocolTrace | None, progress: SendProgress | None = None):
         self.outbox, self.entry_id, self.account, self.password = outbox, entry_id, account, password
         self.file_to_sent, self.force, self.timeout, self.trace = file_to_sent, force, timeout, trace
+        self.progress = progress
 
     def run(self) -> OutboxEntry:
         with self.outbox.lock(self.entry_id):
@@ -51,7 +56,7 @@ class Delivery:
         self.outbox.save(entry)  # OutboxError here: still queued on disk, nothing sent
         try:
             result = send(self.account, self.password, entry.envelope_from, entry.recipients, raw,
-                          timeout=self.timeout, trace=self.trace)
+                          timeout=self.timeout, trace=self.trace, progress=self.progress)
         except DeliveryUnknown as exc:
             return self._record(entry, State.UNKNOWN, str(exc))
         except RecipientsRefused as exc:
@@ -82,6 +87,7 @@ class Delivery:
             entry.state, entry.filed = State.SENT, True
             entry.filing = "not filed: the account has no IMAP server"
         else:
+            self._report("filing")
             try:
                 entry.filing = one_line(filer(self.outbox.raw(entry.id), entry.message_id))
                 entry.state, entry.filed = State.SENT, True
@@ -89,6 +95,13 @@ class Delivery:
                 entry.state, entry.filed = State.FILING_FAILED, False
                 entry.filing = _reason(exc)
         return self._record(entry, entry.state, entry.reply)
+
+    def _report(self, stage: str) -> None:
+        if self.progress is not None:
+            try:
+                self.progress(stage, 0, 0)
+            except Exception:  # the progress is for show: it never changes what is recorded
+                pass
 
     def _record(self, entry: OutboxEntry, state: OutboxState, reply: str) -> OutboxEntry:
         entry.state, entry.reply = state, one_line(reply, 1000)

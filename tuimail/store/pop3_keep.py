@@ -162,6 +162,7 @@ def _download(sync, report: SyncReport, keys: dict, records: dict[str, Record], 
     storing failed (then the run deletes nothing)."""
     store, limit = sync.store, sync.account.max_download_size
     fresh: set[str] = set()
+    todo: list[tuple[int, str, Record]] = []
     for n, (key, _) in sorted(keys.items()):
         record = records[key]
         if record.stored:
@@ -178,9 +179,15 @@ def _download(sync, report: SyncReport, keys: dict, records: dict[str, Record], 
         if dry_run:
             report.would_download.append(_item(record, n))
             continue
+        todo.append((n, key, record))
+    if todo and getattr(sync, "on_plan", None) is not None:  # the sync's progress: what it is about to store
+        sync.on_plan(len(todo), sum(sizes[n] for n, _, _ in todo))
+    for n, key, record in todo:
         adopted = store.adopt(key, now, _summary_of(record))
         if adopted is not None:
             report.adopted.append(_item(adopted, n, "found complete from an interrupted run"))
+            if getattr(sync, "on_download", None) is not None:
+                sync.on_download(adopted)
             continue
         try:
             stored = sync.download(key, now)

@@ -47,7 +47,13 @@ def retr_cap(size: int, hard: int) -> int:
 
 
 class Pop3Sync:
-    on_download: Callable[[Record], None] | None = None  # told of each message stored (a sync's progress)
+    # A sync's progress: on_plan(messages, bytes) once the sync knows what it will store,
+    # on_download(record) for each message stored; on_bytes(done, total) during one RETR, total
+    # being LIST's size (the wire's, CRLF line ends), done the bytes received so far as counted
+    # on the wire (LF ends counted back as CRLF). All are called on the syncing thread.
+    on_plan: Callable[[int, int], None] | None = None
+    on_download: Callable[[Record], None] | None = None
+    on_bytes: Callable[[int, int], None] | None = None
 
     def __init__(self, store: Pop3Store, account: Account, session: Pop3Session | None = None,
                  connect: Callable[[], Pop3Session] | None = None, clock: Callable[[], float] = time.time):
@@ -287,13 +293,31 @@ class Pop3Sync:
         n = self.number_of(key)
         record = self.store.by_key(key)
         hard = self.session.limits.max_message
+        counted = self._counted  # write, with on_bytes told of each chunk
         stored = self.store.save(
-            key, lambda write: self.session.retr(n, write, retr_cap(record.size, hard)),
+            key, lambda write: self.session.retr(n, counted(write, record.size), retr_cap(record.size, hard)),
             self.clock() if now is None else now,
             lambda id_, data: summary_from_header(id_, data, record.size, record.flags, structure=True))
+        if self.on_bytes is not None:  # all of it is in, whatever LIST said
+            self.on_bytes(record.size, record.size)
         if self.on_download is not None:
             self.on_download(stored)
         return stored
+
+    def _counted(self, write: Callable[[bytes], None], size: int) -> Callable[[bytes], None]:
+        """write, telling on_bytes how far the RETR has come (the sink gets 64 KiB at a time)."""
+        hear = self.on_bytes
+        if hear is None:
+            return write
+        got = 0
+
+        def counted(chunk: bytes) -> None:
+            nonlocal got
+            write(chunk)
+            got += len(chunk) + chunk.count(b"\n")  # each LF was a CRLF on the wire
+            hear(min(got, size), size)
+
+        return counted
 
     def number_of(self, key: str) -> int:
         """This session's message number for key (a full listing if it is not known yet)."""

@@ -342,10 +342,15 @@ class ComposeScreen(Screen["ComposeOutcome | None"]):
         self.status.show(f"in the outbox as {message.entry_id}; {message.text}", "busy")
 
     def on_send_progress(self, message: SendProgress) -> None:
-        self.status.show(message.text, "busy")
+        """The bar beside the status: bytes of DATA while sending, "…" for the other stages."""
+        from tuimail.ui.widgets.progress import Progress
+
+        total = message.total or None
+        self.status.set_progress("send", Progress(message.text, message.done if total else 0, total, "bytes"))
 
     def on_send_finished(self, message: SendFinished) -> None:
         self._busy = False
+        self.status.end_progress("send")
         self._outcome = ComposeOutcome(True, message.entry_id, message.state, self.current_draft())
         text, level = success_text(message)
         self.app.notify(text, title="Sent", severity=level, markup=False, timeout=10)
@@ -353,6 +358,7 @@ class ComposeScreen(Screen["ComposeOutcome | None"]):
 
     def on_send_failed(self, message: SendFailed) -> None:
         self._busy = False
+        self.status.end_progress("send")
         self._outcome = ComposeOutcome(False, message.entry_id, message.state, self.current_draft())
         title, lines, retry = failure_lines(message)
         self.status.show(" ".join([title] + lines[:2]), "error")

@@ -41,7 +41,22 @@ class SendQueued(Message):
 
 @dataclass
 class SendProgress(Message):
+    """A stage of the delivery: text says it; done of total are bytes of DATA (total 0: not
+    measured, as while connecting or filing the Sent copy)."""
     text: str
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+
+
+STAGES = {"logging in": "logging in", "sending": "sending", "waiting": "waiting for the server's answer",
+          "delivered": "delivered", "filing": "filing the copy in Sent"}
+
+
+def stage_text(stage: str, account: Account) -> str:
+    if stage == "connecting" and account.smtp is not None:
+        return f"connecting to {account.smtp.host}:{account.smtp.port}"
+    return STAGES.get(stage, stage)
 
 
 @dataclass
@@ -184,9 +199,14 @@ class Sender:
             post(SendFailed(entry_id, f"no password for account '{account.name}': set a password_command "
                                       "or store one in the keyring", self._entry(entry_id)))
             return False
+        from tuimail.ui.widgets.progress import Ticker
+
+        def report(stage: str, done: int, total: int | None) -> None:  # on the sending thread
+            post(SendProgress(stage_text(stage, account), stage, done, total or 0))
+
         try:
             entry = self.deliver(self.outbox(), entry_id, account, password, force=force, timeout=self.timeout,
-                                 trace=connection_trace("smtp", account.name, "send"))
+                                 trace=connection_trace("smtp", account.name, "send"), progress=Ticker(report))
         except OutboxError as exc:
             entry = getattr(exc, "entry", None) or self._entry(entry_id)
             if entry is not None and entry.state in DELIVERED:

@@ -381,6 +381,10 @@ class MainScreen(Screen[None]):
         if message.account == self.current:
             self.status.show(message.text, message.level)
 
+    def on_progress_changed(self, message) -> None:  # ui/widgets/progress.py, loaded by the first report
+        if message.progress is None or message.account in ("", self.current):  # an end, whoever's
+            self.status.set_progress(message.key, message.progress)
+
     def on_link_state(self, message: LinkState) -> None:
         pane = self.open_pane()
         if message.account == self.current and isinstance(pane, FolderPane):

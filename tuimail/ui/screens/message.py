@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, ProgressBar, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuimail.model.address import Address
@@ -113,12 +113,10 @@ class MessageScreen(HeaderViews, Screen[None]):
         text = TextView(body, id="body")
         text.border_title = "HTML, shown as text" if self.view.kind == "html" else None
         yield text
-        yield ProgressBar(id="progress", show_eta=False)
-        yield StatusLine(id="message-status")
+        yield StatusLine(id="message-status")  # with a save's or a download's bar
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#progress").display = False
         self.query_one("#body", TextView).focus()
         problems = "; ".join(self.view.problems)
         if problems:
@@ -150,14 +148,23 @@ class MessageScreen(HeaderViews, Screen[None]):
         index = self.query_one("#attachments", OptionList).highlighted
         return self.view.attachments[index if index is not None else 0]
 
-    def save_progress(self, done: int, total: int) -> None:
-        bar = self.query_one("#progress", ProgressBar)
-        bar.display = True
-        bar.update(total=max(total, done, 1), progress=done)
+    def save_progress(self, done: int, total: int, label: str = "saving") -> None:
+        """Bytes of an attachment being saved (or a message downloaded) so far, of total (an
+        estimate for an encoded part: never shown below what is done). The reader may have
+        been closed meanwhile: then there is nothing to show it on."""
+        from tuimail.ui.widgets.progress import Progress
+
+        if self.is_attached:
+            self.status.set_progress("save", Progress(label, done, max(total, done, 1), "bytes"))
+
+    def save_stopped(self) -> None:
+        if self.is_attached:
+            self.status.end_progress("save")
 
     def save_finished(self, text: str, level: str) -> None:
-        self.query_one("#progress", ProgressBar).display = False
-        self.status.show(text, level)
+        if self.is_attached:
+            self.status.end_progress("save")
+            self.status.show(text, level)
 
     def action_save(self) -> None:
         part = self.highlighted_attachment()

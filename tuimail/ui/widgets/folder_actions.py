@@ -17,7 +17,7 @@ from tuimail.model.mime import MimePart, human_size
 from tuimail.model.summary import FLAGGED, SEEN, MessageSummary
 from tuimail.store.folder_sync import FolderSync
 from tuimail.ui.connection import JobFailed
-from tuimail.ui.widgets.pane_messages import (ActionDone, FolderCounts, OpenerExited, SaveDone,
+from tuimail.ui.widgets.pane_messages import (ActionDone, FolderCounts, OpenerExited, SaveDone, SaveFailed,
                                               SaveProgress)
 
 if TYPE_CHECKING:
@@ -233,17 +233,10 @@ class FolderActions:
         uid = screen.summary.uid
         self._cancel_save.clear()
         cancel = self._cancel_save
-        expected = part.size * 3 // 4 if part.encoding == "base64" else part.size  # decoded bytes
         screen.status.show(f"saving part {part.part_id} ({human_size(part.size)})… c cancels", "busy")
+        progress = self._save_ticker(screen, part, "saving")
 
         def job(sync: FolderSync) -> Message:
-            last = [0]
-
-            def progress(done: int) -> None:
-                if done - last[0] >= 64 * 1024:
-                    last[0] = done
-                    self.post_message(SaveProgress(screen, done, expected))
-
             from tuimail.store.attachments import SaveCancelled, SaveError, save_attachment
 
             try:
@@ -255,7 +248,16 @@ class FolderActions:
                 return SaveDone(screen, str(exc), "error")
             return SaveDone(screen, f"saved {path} ({human_size(path.stat().st_size)})", "ok")
 
-        self.connection.submit(f"saving part {part.part_id}", job)
+        self.connection.submit(f"saving part {part.part_id}", job, failed=SaveFailed(screen))
+
+    def _save_ticker(self: "FolderPane", screen: MessageScreen, part: MimePart, label: str):
+        """on_progress for save_attachment: the decoded bytes so far, to the reader's bar, at
+        most every progress.INTERVAL seconds (the decoded size is estimated from the part's)."""
+        from tuimail.ui.widgets.progress import Ticker
+
+        expected = part.size * 3 // 4 if part.encoding == "base64" else part.size  # decoded bytes
+        tick = Ticker(lambda _stage, done, total: self.post_message(SaveProgress(screen, done, total, label)))
+        return lambda done: tick("save", done, max(expected, done))
 
     def open_attachment(self: "FolderPane", screen: MessageScreen, part: MimePart) -> None:
         """Save into the session's private directory, then start the opener on it, detached."""
@@ -263,6 +265,7 @@ class FolderActions:
         self._cancel_save.clear()
         cancel = self._cancel_save
         screen.status.show(f"fetching part {part.part_id} ({human_size(part.size)}) to open it… c cancels", "busy")
+        progress = self._save_ticker(screen, part, "fetching")
 
         def exited(program: str, status: int) -> None:
             self.post_message(OpenerExited(screen, program, status))
@@ -273,20 +276,23 @@ class FolderActions:
 
             try:
                 path = save_attachment(private.path(), part.filename, sync.session.iter_decoded(uid, part),
-                                       cancelled=cancel.is_set)
+                                       on_progress=progress, cancelled=cancel.is_set)
                 argv = opener_argv(command, path)
                 launch(argv, on_exit=lambda status: exited(argv[0], status))
             except (SaveError, OpenError, OSError) as exc:
                 return SaveDone(screen, f"cannot open the attachment: {exc}", "error")
             return SaveDone(screen, f"opened {path.name} with {argv[0]}", "ok")
 
-        self.connection.submit(f"opening part {part.part_id}", job)
+        self.connection.submit(f"opening part {part.part_id}", job, failed=SaveFailed(screen))
 
     def cancel_save(self: "FolderPane") -> None:
         self._cancel_save.set()
 
     def on_save_progress(self: "FolderPane", message: SaveProgress) -> None:
-        message.screen.save_progress(message.done, message.total)
+        message.screen.save_progress(message.done, message.total, message.label)
+
+    def on_save_failed(self: "FolderPane", message: SaveFailed) -> None:
+        message.screen.save_stopped()
 
     def on_save_done(self: "FolderPane", message: SaveDone) -> None:
         message.screen.save_finished(message.text, message.level)

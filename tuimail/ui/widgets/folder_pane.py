@@ -37,14 +37,17 @@ from tuimail.ui.widgets.folder_actions import FolderActions
 from tuimail.ui.widgets.index_views import IndexViews
 from tuimail.ui.widgets.message_list import MessageList
 from tuimail.ui.layout import first_rows
-from tuimail.ui.widgets.pane_messages import (CachedShown, FirstScreenShown, FolderChanged, FolderOpened,
-                                              HeadStartTaken, MessageLoaded, NewMailLoaded, RowsFailed,
-                                              RowsLoaded)
+from tuimail.ui.widgets.pane_messages import (BackfillStep, BackfillStopped, CachedShown, FirstScreenShown,
+                                              FolderChanged, FolderOpened, HeadStartTaken, MessageLoaded,
+                                              NewMailLoaded, RowsFailed, RowsLoaded)
 
 MAX_VANISHED_APPLIED = 100_000  # beyond this, reopen rather than shift row by row
 
 
 IDLE_START_DELAY = 1.0  # seconds after the first screen
+BACKFILL_START_DELAY = 2.0  # seconds after the first screen: IDLE and the folder counts go first
+BACKFILL_STALLS = 3  # backfill steps in a row that cache nothing before the backfill gives up
+BACKFILL = "backfill"  # the status line's key for its bar
 HEAD_START_WAIT = 120.0  # seconds the connection waits for a head start (it has its own timeouts)
 
 
@@ -93,6 +96,10 @@ class FolderPane(ComposeActions, FolderActions, IndexViews, Vertical):
         self.view: UidListIndex | None = None  # a search or thread view, when one is shown
         self.view_title = ""
         self._full_position = (0, 0)  # cursor and top row of the full index, while a view is shown
+        self._backfill_run = 0  # the current backfill; a reopened folder starts another
+        self._backfill_done = 0  # messages whose headers it has cached so far
+        self._backfill_stalls = 0
+        self._backfill_shown = False  # its bar is on the status line
 
     def compose(self) -> ComposeResult:
         yield Static(line((self.folder.display, "bold"), "  opening…"), id="folder-title", markup=False)
@@ -168,6 +175,17 @@ class FolderPane(ComposeActions, FolderActions, IndexViews, Vertical):
         self.connection.submit(f"opening {self.folder.display}", open_folder)
 
     def on_unmount(self) -> None:
+        self._backfill_run += 1  # steps still queued come back to nobody
+        if self._backfill_shown:  # the pane takes no messages now: to the screen, still its parent
+            self._backfill_shown = False
+            from textual.dom import NoScreen
+
+            from tuimail.ui.widgets.progress import ProgressChanged
+
+            try:
+                self.screen.post_message(ProgressChanged(BACKFILL, None, self.account.name))
+            except NoScreen:  # the app is going, and its status line with it
+                pass
         if self._head is not None:
             self._head.abandon()
         self.connection.stop()
@@ -229,6 +247,63 @@ class FolderPane(ComposeActions, FolderActions, IndexViews, Vertical):
             # its own connection, started once the first screen is out of the way
             self.idle = IdleWatcher(self, self.account, self._password, self.folder.name)
             self.set_timer(IDLE_START_DELAY, self.idle.start)
+        self._start_backfill()
+
+    # The header backfill ----------------------------------------------------------------
+    # The rest of the folder's headers go into the cache a window at a time, each step a job
+    # queued only once the previous one has answered, so whatever the user asks for meanwhile
+    # runs first. Its bar shows on the status line while it has work to do.
+
+    def _start_backfill(self) -> None:
+        config = self.app.config
+        if config is None or not config.ui.cache_all_headers:
+            return  # the default: headers are fetched as rows come into view, and only then
+        self._backfill_run += 1
+        self._backfill_done = self._backfill_stalls = 0
+        self._show_backfill(None)
+        run = self._backfill_run
+        self.set_timer(BACKFILL_START_DELAY, lambda: self._backfill_step(run))
+
+    def _backfill_step(self, run: int) -> None:
+        if run != self._backfill_run or not self.is_attached:
+            return
+
+        def step(sync: FolderSync) -> Message:
+            before = sync.block
+            done, total = sync.backfill()
+            return BackfillStep(run, done, total, grew=done > before)
+
+        self.connection.submit("caching headers", step, failed=BackfillStopped(run))
+
+    def on_backfill_step(self, message: BackfillStep) -> None:
+        if message.run != self._backfill_run:
+            return
+        done, total = message.done, message.total
+        if message.grew or self._backfill_shown:
+            self._show_backfill(done, total)
+        if done >= total:
+            self._show_backfill(None)
+            return
+        self._backfill_stalls = 0 if done > self._backfill_done else self._backfill_stalls + 1
+        self._backfill_done = done
+        if self._backfill_stalls >= BACKFILL_STALLS:  # the block cannot grow now; scrolling still fetches
+            self._show_backfill(None)
+            return
+        self._backfill_step(message.run)
+
+    def on_backfill_stopped(self, message: BackfillStopped) -> None:
+        if message.run == self._backfill_run:
+            self._show_backfill(None)
+
+    def _show_backfill(self, done: int | None, total: int = 0) -> None:
+        """The backfill's bar: done of total headers cached; None takes it away."""
+        if done is None and not self._backfill_shown:
+            return
+        from tuimail.ui.widgets.progress import Progress, ProgressChanged
+
+        self._backfill_shown = done is not None
+        progress = Progress("caching headers", done, total) if done is not None else None
+        self.post_message(ProgressChanged(BACKFILL, progress, self.account.name))
 
     def on_folder_reopened(self, message: FolderReopened) -> None:
         self._show_opened(message.opened, keep_cursor=True)

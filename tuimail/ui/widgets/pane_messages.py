@@ -95,6 +95,28 @@ class SaveProgress(Message):
     screen: object  # the MessageScreen that asked
     done: int
     total: int
+    label: str = "saving"
+
+
+@dataclass
+class SaveFailed(Message):
+    """The save's job failed (the connection's error is shown already): its bar goes."""
+    screen: object
+
+
+@dataclass
+class BackfillStep(Message):
+    """One window of the background header backfill is cached: done of total messages have
+    their headers in the cache (store/folder_sync.py backfill)."""
+    run: int  # which backfill (a reopened folder starts another)
+    done: int
+    total: int
+    grew: bool  # whether this step cached anything
+
+
+@dataclass
+class BackfillStopped(Message):
+    run: int
 
 
 @dataclass

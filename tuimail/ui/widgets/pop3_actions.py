@@ -18,7 +18,10 @@ from tuimail.protocols.errors import MailError
 from tuimail.store.pop3_sync import Pop3Sync
 from tuimail.ui.widgets.folder_actions import default_download_dir, reader_on_top
 from tuimail.ui.widgets.pane_messages import ActionDone, OpenerExited, SaveDone
-from tuimail.ui.widgets.pop3_messages import DeletedHere, SyncFailed, SyncFinished, SyncProgress
+from tuimail.ui.widgets.pop3_messages import (DeletedHere, DownloadFailed, DownloadProgress, MessageRead,
+                                              SyncFailed, SyncFinished, SyncProgress)
+
+SYNC_PROGRESS = "pop3-sync"  # the status line's key for a sync's bar
 
 if TYPE_CHECKING:
     from tuimail.ui.screens.message import MessageScreen  # loads with the first message opened
@@ -68,9 +71,31 @@ class Pop3Actions:
         screen.status.show("POP3 has only the INBOX: there is no folder to copy to", "info")
 
     def download_whole(self: "Pop3Pane", screen: MessageScreen) -> None:
-        """The message is above the size cap: the user asks for it anyway."""
-        screen.status.show(f"downloading message {screen.summary.uid} ({human_size(screen.summary.size)})…", "busy")
-        self.read(screen.summary.uid, force=True, reader=screen)
+        """The message is above the size cap: the user asks for it anyway. Its bytes come in
+        as a bar on the reader's status line."""
+        from tuimail.ui.widgets.progress import Ticker  # (progress loads when some work first reports)
+
+        uid, connection = screen.summary.uid, self.connection
+        screen.status.show(f"downloading message {uid} ({human_size(screen.summary.size)})…", "busy")
+        self._status(f"opening message {uid}…", "busy")
+        tick = Ticker(lambda _stage, done, total: connection.post(DownloadProgress(screen, done, total or 0)))
+
+        def job(sync: Pop3Sync) -> Message:
+            sync.on_bytes = lambda done, total: tick("RETR", done, total)
+            try:
+                return MessageRead(sync.read(uid, mark_seen=True, force=True), screen)
+            finally:
+                sync.on_bytes = None
+
+        connection.submit(f"downloading message {uid}", job, failed=DownloadFailed(screen))
+
+    def on_download_progress(self: "Pop3Pane", message: DownloadProgress) -> None:
+        message.stop()
+        message.screen.save_progress(message.done, message.total, "downloading")
+
+    def on_download_failed(self: "Pop3Pane", message: DownloadFailed) -> None:
+        message.stop()
+        message.screen.save_stopped()
 
     def save_attachment(self: "Pop3Pane", screen: MessageScreen, part: MimePart) -> None:
         def chosen(directory: Path | None) -> None:
@@ -208,21 +233,35 @@ class Pop3Actions:
         self._title(f"{what} running…")
         self._status(f"{name}: POP3 {what}: listing the maildrop…", "busy")
 
+        from tuimail.ui.widgets.progress import Ticker
+
         def job(sync: Pop3Sync) -> Message:
-            done = [0, 0]
+            # messages and bytes: planned, then stored so far; the subject of the last one
+            plan, done, last = [0, 0], [0, 0], [""]
+
+            def say(_stage: str, count: int, total: int | None) -> None:
+                of = f" of {plan[0]:,}" if plan[0] else ""
+                size = f"{human_size(done[1])} of {human_size(plan[1])}" if plan[0] else human_size(done[1])
+                connection.post(SyncProgress(f"{name}: POP3 sync: downloaded {count:,}{of} ({size})"
+                                             + (f"; last: {last[0]}" if last[0] else ""), count, total))
+
+            tick = Ticker(say)
+
+            def planned(count: int, size: int) -> None:
+                plan[:] = [count, size]
+                tick("download", 0, count)
 
             def stored(record) -> None:
                 done[0] += 1
                 done[1] += record.size
-                subject = one_line(record.summary.subject, 60) if record.summary else ""
-                connection.post(SyncProgress(f"{name}: POP3 sync: downloaded {done[0]} "
-                                                 f"({human_size(done[1])}); last: {subject}"))
+                last[0] = one_line(record.summary.subject, 60) if record.summary else ""
+                tick("download", done[0], plan[0] or None)
 
-            sync.on_download = stored
+            sync.on_plan, sync.on_download = planned, stored
             try:
                 report = sync.sync(dry_run=dry_run)
             finally:
-                sync.on_download = None
+                sync.on_plan = sync.on_download = None
             try:
                 return SyncFinished(report, sync.open(first=connection.first))
             except MailError as exc:
@@ -231,14 +270,39 @@ class Pop3Actions:
         connection.submit(f"POP3 {what}", job, failed=SyncFailed(), opens=True)
 
     def on_sync_progress(self: "Pop3Pane", message: SyncProgress) -> None:
+        from tuimail.ui.widgets.progress import Progress, ProgressChanged
+
         self._status(message.text, "busy")
+        self.post_message(ProgressChanged(SYNC_PROGRESS, Progress("POP3 sync", message.done, message.total),
+                                          self.account.name))
+
+    def _end_sync_progress(self: "Pop3Pane") -> None:
+        from tuimail.ui.widgets.progress import ProgressChanged
+
+        self.post_message(ProgressChanged(SYNC_PROGRESS, None, self.account.name))
+
+    def on_unmount(self: "Pop3Pane") -> None:
+        """A sync's end will not come now: its bar goes with the pane. Posted to the screen,
+        which is still the pane's parent while it unmounts (the pane takes no more messages)."""
+        if self._syncing:
+            self._syncing = False
+            from textual.dom import NoScreen
+
+            from tuimail.ui.widgets.progress import ProgressChanged
+
+            try:
+                self.screen.post_message(ProgressChanged(SYNC_PROGRESS, None, self.account.name))
+            except NoScreen:  # the app is going: so is the status line
+                pass
 
     def on_sync_failed(self: "Pop3Pane", message: SyncFailed) -> None:
         self._syncing = False
+        self._end_sync_progress()
         self._title("sync failed")
 
     def on_sync_finished(self: "Pop3Pane", message: SyncFinished) -> None:
         self._syncing = False
+        self._end_sync_progress()
         report = message.report
         if message.opened is not None:
             self._show_opened(message.opened, keep_cursor=True)

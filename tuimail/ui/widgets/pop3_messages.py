@@ -37,7 +37,25 @@ class DeletedHere(Message):
 
 @dataclass
 class SyncProgress(Message):
+    """A sync's step: text for the status line; done of total messages stored (total None
+    until the sync knows what it will download)."""
     text: str
+    done: int = 0
+    total: int | None = None
+
+
+@dataclass
+class DownloadProgress(Message):
+    """Bytes of one big message downloaded whole (L in the reader): done of total."""
+    screen: object  # the reader that asked
+    done: int
+    total: int
+
+
+@dataclass
+class DownloadFailed(Message):
+    """The download the reader asked for failed (the connection's error says why)."""
+    screen: object
 
 
 @dataclass
