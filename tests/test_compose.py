@@ -144,11 +144,21 @@ def test_the_trick_name_stays_a_display_name():
     assert (address.display_name, address.addr_spec) == ("ceo@bank.example", "evil@x.example")
 
 
+def _answered_as_shown(draft_, sender: str) -> None:
+    """The reply goes exactly to the addresses the reader shows for sender; when it shows none
+    (a Python with the strict getaddresses shows the raw text, no address), to nobody."""
+    shown = [a.email for a in parse_addresses(sender) if "@" in a.email and a.email != ACCOUNT.email]
+    if shown:
+        assert envelope(draft_)[1] == shown
+    else:
+        assert parse_addresses(sender) and draft_.to == [] and draft_.cc == []
+        with pytest.raises(ComposeError):
+            envelope(draft_)
+
+
 def test_an_address_ending_in_a_parenthesis_is_answered_as_shown():
     sender = "alice@example.org)<bob@example.org>"
-    draft = reply_draft(original(From=sender), ACCOUNT, reply_all=False)
-    shown = [a.email for a in parse_addresses(sender) if a.email]
-    assert envelope(draft)[1] == [s for s in shown if s != ACCOUNT.email]
+    _answered_as_shown(reply_draft(original(From=sender), ACCOUNT, reply_all=False), sender)
 
 
 def test_group_and_empty_originals_give_an_empty_reply_not_a_crash():
@@ -250,18 +260,6 @@ def test_a_line_break_in_a_header_value_is_refused(bad):
         build_message(draft(**bad), ACCOUNT)
 
 
-def test_the_python_email_package_alone_would_let_that_subject_through():
-    """Why build_message checks the folded output itself: on this Python, setting such a
-    Subject through policy.default writes a Bcc line (fixed upstream in 3.11.10)."""
-    msg = email.message.EmailMessage(policy=email.policy.default)
-    msg["Subject"] = "=?utf-8?q?Hi=0D=0ABcc:_spy@evil.example?="
-    leaked = b"\r\nBcc: spy@evil.example" in msg.as_bytes(policy=email.policy.SMTP)
-    import sys
-    if sys.version_info >= (3, 11, 10):
-        pytest.skip(f"fixed in this Python ({sys.version.split()[0]})")
-    assert leaked
-
-
 @pytest.mark.parametrize("subject", [
     "=?utf-8?q?Lunch=0D=0ABcc:_spy@evil.example?=",  # decodes to a line break
     # doubly encoded: decodes to text that is itself an encoded-word holding a line break
@@ -304,8 +302,9 @@ def test_a_colon_in_an_encoded_word_is_answered_as_the_reader_shows_it():
     finds, and the reply goes exactly there, with no header of its own."""
     sender = "=?utf-8?q?Carol=0D=0ABcc:_spy@evil.example?= <carol@example.org>"
     draft_ = reply_draft(original(From=sender), ACCOUNT)
-    assert envelope(draft_)[1] == [a.email for a in parse_addresses(sender) if "@" in a.email]
-    assert "Bcc" not in head_names(wire(draft_))
+    _answered_as_shown(draft_, sender)
+    if draft_.to:
+        assert "Bcc" not in head_names(wire(draft_))
 
 
 def test_the_body_may_hold_smtp_lookalikes():

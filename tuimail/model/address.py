@@ -41,4 +41,8 @@ def parse_addresses(value: str | None) -> tuple[Address, ...]:
         if not name and not addr:
             continue
         found.append(Address(name=one_line(decode_header(name), 200), email=one_line(addr, 320)))
+    if not found and value.strip():
+        # Pythons with the strict getaddresses (3.11.10+, and distributions' backports) give
+        # nothing for a malformed list: the raw text is shown, and no address is taken from it
+        return (Address(name=one_line(decode_header(value), 200), email=""),)
     return tuple(found)
