@@ -2,7 +2,7 @@
 the clock and the time zone pinned (tests/fixed_mail.py). The SVGs live in __snapshots__/;
 after an intended change of the UI, look at them and accept with --snapshot-update.
 
-Not covered yet: the POP3 / IMAP compare screen, which does not exist.
+The compare screen's snapshots are in tests/test_snapshot_compare.py (a fixed report).
 """
 from __future__ import annotations
 
