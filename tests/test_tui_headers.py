@@ -8,7 +8,7 @@ import ssl
 from email.message import EmailMessage
 from pathlib import Path
 
-from tests.tui_support import hermetic, rendered_lines, wait_for
+from tests.tui_support import open_newest, hermetic, rendered_lines, wait_for
 from tuimail.store.config_file import load_config
 from tuimail.ui.app import TuimailApp
 from tuimail.ui.screens.help import HelpScreen
@@ -64,13 +64,7 @@ def _message(subject: str = "=?utf-8?q?Gr=C3=BC=C3=9Fe_[red]alarm[/red]?=") -> b
 
 
 async def _open_newest(pilot, app) -> MessageScreen:
-    await wait_for(pilot, lambda: app.screen.query(MessageList), what="the INBOX to open")
-    widget = app.screen.query_one(MessageList)
-    await wait_for(pilot, lambda: widget.index.count and widget.index.row(0) is not None, what="the first row")
-    widget.focus()
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen), what="the message")
-    return app.screen
+    return await open_newest(pilot, app)
 
 
 def _screen_text(screen) -> str:

@@ -101,3 +101,16 @@ def no_keyring(hermetic: Path):
     yield
     keyring.set_keyring(previous)
 
+
+async def open_newest(pilot: Pilot, app):
+    """Wait for the INBOX's first row, then open it with Enter; the reader."""
+    from tuimail.ui.screens.message import MessageScreen
+    from tuimail.ui.widgets.message_list import MessageList
+
+    await wait_for(pilot, lambda: app.screen.query(MessageList), what="the INBOX to open")
+    widget = app.screen.query_one(MessageList)
+    await wait_for(pilot, lambda: widget.index.count and widget.index.row(0) is not None, what="the first row")
+    widget.focus()
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen), what="the message")
+    return app.screen

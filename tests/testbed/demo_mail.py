@@ -183,8 +183,8 @@ Things to try:
   2. Open "Fwd: Shipment NW-4471 ..." (Enter) and press H: the route view
      lists each Received hop with its delay and TLS, as a table and a
      timeline, then SPF, DKIM and DMARC. The original rides along as a
-     message/rfc822 attachment with its own 7-hop route: s saves it, and
-     `tuimail headers --file FILE --route` reads it.
+     message/rfc822 attachment with its own 7-hop route: v (or Enter on
+     it in the attachment list) opens it, and H there shows that route.
   3. Open "Unusual sign-in ..." and press H: DMARC fails, SPF soft-fails,
      and the sender's domain only looks like the bank's.
   4. Open the newsletter: HTML only, shown as text with its links written
@@ -292,9 +292,9 @@ original stays as it reached me: it went through seven mail servers (their
 shipping system, their mail provider, our MX and our filter) before it
 landed in my mailbox, and this forward took six more to reach you.
 
-Press H for this message's own route; s saves the original, and
-`tuimail headers --file "Shipment NW-4471 dispatched.eml" --route`
-shows the seven hops of its route.
+Press H for this message's own route; v opens the original, and H there
+shows the seven hops of its route (s saves it, for
+`tuimail headers --file "Shipment NW-4471 dispatched.eml" --route`).
 
 Marta
 """)

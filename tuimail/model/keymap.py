@@ -24,7 +24,7 @@ _IDS_BY_SCOPE = {
     "leave": "stay",
     "main": "compare doctor focus_accounts focus_folders focus_index refresh trace",
     "message": "cancel_save close compose copy delete focus_next forward headers mime move"
-               " open_attachment raw reply reply_all route save toggle_flagged toggle_seen",
+               " open_attachment raw reply reply_all route save toggle_flagged toggle_seen view_attached",
     "mime": "close",
     "password": "cancel",
     "picker": "cancel",

@@ -1,4 +1,5 @@
 """Reading one message: its headers, the attachment list (nothing downloaded), and the text.
+An attached message (message/rfc822) opens in place with v or Enter (ui/screens/attached.py).
 
 The text is shown in a TextView (Line API, lazily wrapped), which never interprets markup; every header and
 file name goes through inert(). Actions the reader asks for (save, flags) go to a controller
@@ -53,6 +54,10 @@ def attachment_label(part: MimePart) -> str:
 
 
 HEADER_NAME = "bold $mail-header-name"  # a theme variable (ui/themes.py)
+RFC822 = "message/rfc822"
+VIEW_ATTACHED = Binding("v", "view_attached", "View message", id="message.view_attached",
+                        tooltip="Open the attached message (message/rfc822) with its own headers, route and "
+                                "attachments; Enter on it in the list does too")
 
 
 class MessageScreen(HeaderViews, Screen[None]):
@@ -62,6 +67,7 @@ class MessageScreen(HeaderViews, Screen[None]):
         Binding("s", "save", "Save", id="message.save", tooltip="Save the highlighted attachment"),
         Binding("o", "open_attachment", "Open with", id="message.open_attachment",
                 tooltip="Open the attachment with open_command/xdg-open"),
+        VIEW_ATTACHED,
         Binding("N,u", "toggle_seen", "Read/unread", id="message.toggle_seen", tooltip="Toggle the \\Seen flag"),
         Binding("F", "toggle_flagged", "Flag", id="message.toggle_flagged", tooltip="Toggle the \\Flagged flag"),
         Binding("d", "delete", "Delete", id="message.delete",
@@ -79,6 +85,7 @@ class MessageScreen(HeaderViews, Screen[None]):
                 tooltip="Move between the text and the attachments"),
         *HEADER_BINDINGS,
     ]
+    attached_depth = 0  # how many attached messages deep this reader is (ui/screens/attached.py)
 
     def __init__(self, view: MessageView, controller: ReaderController, folder: str = "") -> None:
         super().__init__()
@@ -107,7 +114,8 @@ class MessageScreen(HeaderViews, Screen[None]):
         if self.view.attachments:
             options = [Option(inert(attachment_label(p)), id=str(i)) for i, p in enumerate(self.view.attachments)]
             attachments = OptionList(*options, id="attachments", markup=False)
-            attachments.border_title = f"Attachments ({len(options)}) · s saves · o opens"
+            attachments.border_title = f"Attachments ({len(options)}) · s saves · o opens" + (
+                " · Enter/v views a message" if self.attached_messages() else "")
             yield attachments
         body = self.view.text if self.view.kind != "none" else "(this message has no text part)"
         text = TextView(body, id="body")
@@ -139,6 +147,43 @@ class MessageScreen(HeaderViews, Screen[None]):
         """The flags changed on the server: show them."""
         self.view = replace(self.view, summary=summary)
         self.query_one("#h-flags", Static).update(self._flags_line())
+
+    # Attached messages ------------------------------------------------------------------
+
+    def attached_messages(self) -> list[MimePart]:
+        return [part for part in self.view.attachments if part.content_type == RFC822]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "view_attached":
+            return bool(self.attached_messages())
+        return True
+
+    def action_view_attached(self) -> None:
+        """The highlighted attachment when it is a message, else the only attached message."""
+        part = self.highlighted_attachment()
+        messages = self.attached_messages()
+        if part is None or part.content_type != RFC822:
+            if len(messages) != 1:
+                self.status.show("highlight an attached message (message/rfc822) in the list first"
+                                 if messages else "this message has no attached message", "info")
+                return
+            part = messages[0]
+        from tuimail.ui.screens.attached import open_attached  # loads with the first attached message
+
+        open_attached(self, part)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id != "attachments":
+            return
+        event.stop()
+        part = self.view.attachments[event.option_index]
+        if part.content_type != RFC822:
+            self.status.show(f"part {part.part_id} is {part.content_type}: s saves it, o opens it with another "
+                             "program (Enter opens attached messages)", "info")
+            return
+        from tuimail.ui.screens.attached import open_attached
+
+        open_attached(self, part)
 
     # Saving -----------------------------------------------------------------------------
 

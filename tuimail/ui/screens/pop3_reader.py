@@ -19,7 +19,7 @@ class Pop3MessageScreen(MessageScreen):
             return self.view.headers_only
         if action in ("move", "copy"):
             return False  # one mailbox
-        return True
+        return super().check_action(action, parameters)
 
     def on_mount(self) -> None:
         # MessageScreen's on_mount runs after this one (Textual calls each class's handler)

@@ -27,7 +27,8 @@ from tuimail.ui.widgets.status import StatusLine
 BAR_WIDTH = 40
 WHOLE_UP_TO = 4 * 1024 * 1024  # above this only the header block is fetched (no inline-forward check)
 FORWARD_TEXT = {
-    "attachment": "contains a forwarded original as an attachment (message/rfc822): open it to see its own route",
+    "attachment": "contains a forwarded original as an attachment (message/rfc822): {keys} (or Enter on it in "
+                  "the attachment list) opens it with its own route",
     "inline": "contains an inline-forwarded original (a forward block in the text): its route is not kept",
     "none": "no forwarded original found",
 }
@@ -134,8 +135,10 @@ def auth_lines(report: AuthReport) -> list[Content]:
     return rows
 
 
-def analysis(raw: bytes, trusted: Iterable[str], whole: bool, structure: MimePart | None) -> list[Content]:
-    """Everything the route view shows, from raw (the whole message, or only its header block)."""
+def analysis(raw: bytes, trusted: Iterable[str], whole: bool, structure: MimePart | None,
+             open_keys: str = "v") -> list[Content]:
+    """Everything the route view shows, from raw (the whole message, or only its header block);
+    open_keys: the keys that open an attached message, as the forwarding note names them."""
     route = route_of(raw)
     report = auth_report(raw, tuple(trusted))
     if whole:
@@ -155,7 +158,7 @@ def analysis(raw: bytes, trusted: Iterable[str], whole: bool, structure: MimePar
     out += [Content(""), line(("Authentication", "bold"))] + auth_lines(report)
     out += [Content(""), line(("Forwarding  ", "bold"),
                               FORWARD_TEXT.get(kind, "not checked for an inline forward (the message is large: "
-                                                     "only its header block was fetched)"))]
+                                                     "only its header block was fetched)").format(keys=open_keys))]
     return out
 
 
@@ -196,13 +199,21 @@ class RouteScreen(Screen[None]):
             self.status.show(f"cannot fetch {describe(fetched.section)}: {fetched.error}", "error")
             return
         self.status.show(f"analysing {describe(fetched.section)}…", "busy")
-        self._analyse(fetched.data, fetched.section == WHOLE)
+        self._analyse(fetched.data, fetched.section == WHOLE, self._open_keys())
+
+    def _open_keys(self) -> str:
+        """The keys of the reader's 'view attached message', as the [keymap] may have changed them."""
+        from tuimail.ui.screens.message import VIEW_ATTACHED
+
+        keymap = getattr(getattr(self.app, "config", None), "keymap", None) or {}
+        keys = keymap.get(VIEW_ATTACHED.id, VIEW_ATTACHED.key).split(",")
+        return " / ".join(self.app.get_key_display(Binding(key.strip(), "")) for key in keys)
 
     @work(thread=True, exclusive=True, group="route-analysis", exit_on_error=False)
-    def _analyse(self, data: bytes, whole: bool) -> None:
+    def _analyse(self, data: bytes, whole: bool, open_keys: str) -> None:
         """Parsing a whole message (forward check) and every Received line takes seconds on a
         hostile one: on a thread, so the screen keeps answering."""
-        lines = analysis(data, self.trusted, whole, self.structure)
+        lines = analysis(data, self.trusted, whole, self.structure, open_keys)
         self.app.call_from_thread(self._show_analysis, lines)
 
     def _show_analysis(self, lines: list[Content]) -> None:

@@ -193,8 +193,17 @@ class Pop3Actions:
             from tuimail.model.message import part_bytes
             from tuimail.store.attachments import SaveError, save_attachment
             from tuimail.store.opener import OpenError, launch, opener_argv
+            from tuimail.model.decode import decode_transfer
+            from tuimail.ui.widgets.source_fetch import encapsulated
 
-            data = part_bytes(sync.raw(uid, force=True), part.part_id)  # the local copy
+            raw = sync.raw(uid, force=True)  # the local copy
+            if raw is None:
+                data = None
+            elif part.content_type == "message/rfc822":  # as it stands in the copy (part_bytes: leaves only)
+                carried = encapsulated(raw, part.part_id)
+                data = None if carried is None else decode_transfer(carried, part.encoding)[0]
+            else:
+                data = part_bytes(raw, part.part_id)
             if data is None:
                 return SaveDone(screen, f"message {uid} has no part {part.part_id}", "error")
             try:
