@@ -17,6 +17,8 @@ from tuimail.ui.palette import MailCommands
 from tuimail.ui.screens.main import MainScreen
 from tuimail.ui.themes import THEMES_DIR, ThemedApp, install_themes, user_themes_dir
 
+GC_FALLBACK = 3.0  # seconds: the cyclic GC paused for the start-up runs again by then at the latest
+
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
 
@@ -56,6 +58,10 @@ class TuimailApp(ThemedApp):
         self._theme_problems = install_themes(self, wanted, themes_dir, self._user_themes)
 
     def on_mount(self) -> None:
+        from tuimail.ui.launch import resume_gc  # paused by build_app for the start-up
+
+        self.call_after_refresh(resume_gc)
+        self.set_timer(GC_FALLBACK, resume_gc)  # if no frame comes (a hidden or stalled screen)
         activate(self.trace_book)
         for problem in self._theme_problems:
             self.notify(problem, title="Theme", severity="warning", markup=False)
@@ -69,6 +75,9 @@ class TuimailApp(ThemedApp):
             self.push_screen(SetupScreen(self.config_path, self.config), self._setup_finished)
 
     def on_unmount(self) -> None:
+        from tuimail.ui.launch import resume_gc
+
+        resume_gc()
         deactivate(self.trace_book)
 
     def _setup_finished(self, result) -> None:

@@ -1,0 +1,35 @@
+"""The cyclic GC waits while the TUI starts (build_app pauses it) and runs again once the
+app's first frame is out; a start that fails leaves it running."""
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+
+from tests.tui_support import hermetic, wait_for
+from tuimail.ui.launch import LaunchError, build_app
+from tuimail.ui.widgets.message_list import MessageList
+
+__all__ = ["hermetic"]
+
+
+async def test_the_gc_waits_for_the_first_frame_and_then_runs(clean_testbed, hermetic: Path) -> None:
+    clean_testbed.fill("alice", 3)
+    hermetic.parent.mkdir(parents=True, exist_ok=True)
+    hermetic.write_text(clean_testbed.config_toml("alice"))
+    assert gc.isenabled()
+    app = build_app(hermetic)
+    assert not gc.isenabled()  # Textual's import and the app's construction ran without it
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query(MessageList), what="the index")
+        await wait_for(pilot, gc.isenabled, what="the GC to run again after the first frame")
+    assert gc.isenabled()
+
+
+def test_a_start_that_fails_leaves_the_gc_running(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[accounts.x]\nemail = 3\n")
+    with pytest.raises(LaunchError):
+        build_app(config)
+    assert gc.isenabled()
