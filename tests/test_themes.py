@@ -206,3 +206,24 @@ def test_the_wheel_carries_every_theme_and_stylesheet(tmp_path: Path) -> None:
     assert not (out / "tuimail" / "themes").is_symlink()
     styles = {p.name for p in (ROOT / "tuimail" / "ui" / "styles").glob("*.tcss")}
     assert styles <= {p.name for p in (out / "tuimail" / "ui" / "styles").glob("*.tcss")}
+
+
+async def test_the_configured_theme_is_there_from_the_first_frame_and_a_switch_restyles(tmp_path: Path) -> None:
+    """TuimailApp gives the stylesheet its theme before the first parse and skips the refresh
+    that setting the theme queued; a theme switched later still restyles everything."""
+    from tuimail.store.config_file import load_config
+    from tuimail.ui.app import TuimailApp
+
+    path = tmp_path / "config.toml"
+    path.write_text('[ui]\ntheme = "tuimail-light"\n')
+    app = TuimailApp(path, load_config(path), user_themes=tmp_path / "none")
+    seen = []
+    async with app.run_test() as pilot:
+        seen.append(app.screen.styles.background)  # the first frame's
+        await pilot.pause()
+        light = app.screen.styles.background
+        app.theme = "tuimail-dark"
+        await pilot.pause()
+        await pilot.pause()
+        dark = app.screen.styles.background
+    assert seen[0] == light and light.brightness > 0.5 > dark.brightness
