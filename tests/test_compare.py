@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.proxy import CHUNK, CountingProxy
+from tests.bench.proxy import CountingProxy
 from tests.imap_support import message as rich_message, other_client
 from tests.pop3_support import make_sync, message
 from tuimail.model.compare import (BOTH, BY_MESSAGE_ID, BY_SIZE_DATE, DELE_REMOVES, FLAGS_VISIBLE, IMAP_ONLY,
@@ -157,30 +157,26 @@ class RecordProxy(CountingProxy):
 
     def __init__(self, *args, **kwargs):
         self.records: dict[tuple[int, str], int] = defaultdict(int)
+        self._at: dict[tuple[int, str], tuple[int, bytes]] = {}
         super().__init__(*args, **kwargs)
 
-    def _pump(self, conn, src, dst, direction) -> None:
-        need, head = 0, b""
-        try:
-            while chunk := src.recv(CHUNK):
-                found, at = 0, 0
-                while at < len(chunk):  # 5-byte record headers, then skip each record's body
-                    if need:
-                        step = min(need, len(chunk) - at)
-                        need, at = need - step, at + step
-                        continue
-                    step = min(5 - len(head), len(chunk) - at)
-                    head, at = head + chunk[at:at + step], at + step
-                    if len(head) == 5:
-                        need, head, found = int.from_bytes(head[3:5], "big"), b"", found + 1
-                with self._lock:
-                    self.records[(conn.id, direction)] += found
-                self._count(conn, direction, len(chunk))
-                dst.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            self._half_close(conn, src, dst)
+    def _seen(self, conn, direction, chunk) -> None:
+        """Counts the 5-byte record headers in chunk, skipping each record's body (a record
+        may span chunks: where this direction stands is kept per connection)."""
+        need, head = self._at.get((conn.id, direction), (0, b""))
+        found, at = 0, 0
+        while at < len(chunk):
+            if need:
+                step = min(need, len(chunk) - at)
+                need, at = need - step, at + step
+                continue
+            step = min(5 - len(head), len(chunk) - at)
+            head, at = head + chunk[at:at + step], at + step
+            if len(head) == 5:
+                need, head, found = int.from_bytes(head[3:5], "big"), b"", found + 1
+        self._at[(conn.id, direction)] = (need, head)  # one thread per direction writes this key
+        with self._lock:
+            self.records[(conn.id, direction)] += found
 
     def figures(self) -> dict[int, tuple[int, int, int, int, int]]:
         """connection -> (down, up, records down, records up, turns)."""

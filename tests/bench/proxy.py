@@ -116,12 +116,16 @@ class CountingProxy:
               direction: str) -> None:
         try:
             while chunk := src.recv(CHUNK):
+                self._seen(conn, direction, chunk)
                 self._count(conn, direction, len(chunk))
                 dst.sendall(chunk)
         except OSError:
             pass
         finally:
             self._half_close(conn, src, dst)
+
+    def _seen(self, conn: Connection, direction: str, chunk: bytes) -> None:
+        """Each chunk as it passes (unshaped links): for subclasses that look into the bytes."""
 
     def _shaped_pump(self, conn: Connection, src: socket.socket, dst: socket.socket,
                      direction: str) -> None:
