@@ -24,12 +24,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.testbed import demo_mail
+from tests.tmux_support import TmuxPane
 from tests.testbed.smtp import read_spool
 from tuimail.model.authres import auth_report
 from tuimail.model.forensics import forward_kind
@@ -185,38 +185,11 @@ def test_make_demo_is_demo_sh_with_a_few_thousand_messages() -> None:
     assert "--demo" in (ROOT / "tests" / "testbed" / "demo.sh").read_text()
 
 
-class Pane:
-    """One tmux window on a private server (tmux -L): keys in, text out."""
+class Pane(TmuxPane):
+    """The demo's window: its size in the report, and where the cursor is."""
 
     def __init__(self) -> None:
-        self.socket = f"tuimail-demo-{uuid.uuid4().hex[:8]}"
-        self.last = ""
-
-    def __call__(self, *args: str, check: bool = True) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, text=True, timeout=20)
-        if check and done.returncode != 0:
-            pytest.fail(f"tmux {' '.join(args)}: {done.stderr.strip()}\n{self.report()}")
-        return done.stdout
-
-    def keys(self, *keys: str, literal: bool = False) -> None:
-        self("send-keys", "-t", "demo", *(["-l"] if literal else []), *keys)
-
-    def screen(self) -> str:
-        self.last = self("capture-pane", "-p", "-t", "demo", check=False) or self.last
-        return self.last
-
-    def wait(self, what: str, test: Callable[[str], bool], timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if test(screen):
-                return screen
-            time.sleep(0.2)
-        pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{self.report()}")
-
-    def wait_for(self, text: str, timeout: float = 60) -> str:
-        return self.wait(repr(text), lambda screen: text in screen, timeout)
+        super().__init__("demo")
 
     def cursor_row(self) -> int:
         """The terminal cursor's row: Textual puts it in the focused text field."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import time
-import uuid
 from email.header import Header
 from pathlib import Path
 
 import pytest
+
+from tests.tmux_support import TmuxPane
 
 ROOT = Path(__file__).resolve().parent.parent
 FOREIGN = "P1\x1b]52;c;cHduZWQ=\x07P2\x1b]0;pwned\x07P3\x1b[2JP4\x9b31mP5\x00\x7fP6" \
@@ -55,36 +55,11 @@ def _pct(text: str) -> str:
     return quote(text, safe="")
 
 
-class Tmux:
-    def __init__(self, tmp: Path):
-        self.socket = f"tuimail-sec-{uuid.uuid4().hex[:8]}"
-        self.tmp = tmp
-
-    def __call__(self, *args: str, check: bool = True) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, text=True, timeout=20)
-        if check and done.returncode != 0:
-            pytest.fail(f"tmux {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "sec")
-
-    def wait_for(self, text: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.2)
-        pytest.fail(f"timed out waiting for {text!r} on the screen:\n{self.screen()}")
-
-
 @pytest.fixture
 def tmux(tmp_path: Path):
     if shutil.which("tmux") is None:
         pytest.fail("tmux is not installed: it is a test dependency (Makefile APT_PACKAGES; apt-get install tmux)")
-    session = Tmux(tmp_path)
+    session = TmuxPane("sec")
     yield session
     session("kill-server", check=False)
 
