@@ -22,7 +22,8 @@ USER = "bob"
 
 
 def account(bed: Testbed, security: str = "tls", **overrides) -> Account:
-    text = bed.config_toml(USER, protocol="pop3", timeout=10, pop3={"security": security}, **overrides)
+    pop3 = {"security": security, **overrides.pop("pop3", {})}
+    text = bed.config_toml(USER, protocol="pop3", timeout=10, pop3=pop3, **overrides)
     return parse_config(text).account(USER)
 
 

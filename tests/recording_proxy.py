@@ -11,10 +11,13 @@ CREDENTIAL_COMMAND = re.compile(rb"(?im)^(?:\S+ )?(?:LOGIN|AUTHENTICATE|AUTH|USE
 
 
 class RecordingProxy:
-    """Listens on host:random port and forwards every connection to target_host:target_port."""
+    """Listens on host:random port and forwards every connection to target_host:target_port.
+    With downstream_limit, each connection is cut (both ways) once that many of the server's
+    bytes have reached the client: a link that dies at a known point of an answer."""
 
-    def __init__(self, host: str, target_host: str, target_port: int):
+    def __init__(self, host: str, target_host: str, target_port: int, downstream_limit: int | None = None):
         self.target = (target_host, target_port)
+        self.downstream_limit = downstream_limit
         self.listener = socket.create_server((host, 0))
         self.listener.settimeout(0.2)
         self.host, self.port = host, self.listener.getsockname()[1]
@@ -42,12 +45,18 @@ class RecordingProxy:
                 self._threads.append(thread)
 
     def _pump(self, src: socket.socket, dst: socket.socket, record: bool) -> None:
+        left = None if record else self.downstream_limit
         try:
             while chunk := src.recv(65536):
                 if record:
                     with self._lock:
                         self.client_bytes += chunk
+                if left is not None:
+                    chunk = chunk[:left]
+                    left -= len(chunk)
                 dst.sendall(chunk)
+                if left == 0:
+                    break
         except OSError:
             pass
         finally:

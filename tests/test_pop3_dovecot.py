@@ -3,12 +3,10 @@
 and reading it back offline, and the interruptions that must lose nothing."""
 from __future__ import annotations
 
-import socket
-import time
-
 import pytest
 
 from tests.pop3_support import USER, account, make_sync, message, on_server, password
+from tests.recording_proxy import RecordingProxy
 from tuimail.model.index import Window
 from tuimail.protocols.errors import AuthError, MailError
 from tuimail.protocols.pop3 import Pop3Session
@@ -51,13 +49,11 @@ def test_login_over_pop3s_and_stls_with_sasl_plain(bob, security):
 def test_first_window_is_one_pipelined_round_trip_without_bodies(big_drop, tmp_path):
     trace = ProtocolTrace("pop3", capacity=20_000)
     sync = make_sync(big_drop, tmp_path, trace=trace)
-    started = time.monotonic()
     opened = sync.open(first=50)
-    elapsed = time.monotonic() - started
     counters = trace.counters()
     assert opened.count == 10_000 and sorted(opened.rows) == list(range(9_951, 10_001))
     assert all(r.subject and r.sender for r in opened.rows.values())
-    assert counters.bytes_in < 150_000 and elapsed < 0.5, (counters, elapsed)
+    assert counters.bytes_in < 150_000, counters  # its time is the benchmark's (tests.bench --pop3)
     assert counters.round_trips <= 4  # CAPA, AUTH, STAT, the window
     assert trace.commands("RETR") == [] and len(trace.commands("TOP")) == 50
     assert all(c.endswith(" 0") for c in trace.commands("TOP"))  # headers only, no body line
@@ -124,14 +120,15 @@ def test_big_messages_are_headers_only_until_asked(bob, tmp_path):
 
 def test_connection_killed_mid_retr_stores_nothing(bob, tmp_path):
     bob.deliver_files(USER, [message(1, size=3_000_000)])
-    sync = make_sync(bob, tmp_path, keep_on_server=False)
-
-    def cut(out, data):  # the link dies while the message streams in
-        sync._session._pop.sock.shutdown(socket.SHUT_RDWR)
-        out.write(data)
-    sync.store._write = cut
-    report = sync.sync()
-    assert not report.ok and report.downloaded == [] and report.deleted == []
+    # The link dies 1 MB into the server's answers: inside the 3 MB RETR, whatever the
+    # socket buffers hold (cutting the client's socket itself raced them: the whole message
+    # could already be in its receive buffer).
+    with RecordingProxy(bob.host, bob.host, bob.pop3s_port, downstream_limit=1_000_000) as proxy:
+        sync = make_sync(bob, tmp_path, keep_on_server=False, pop3={"port": proxy.port})
+        report = sync.sync()
+    assert proxy.connections == 1
+    assert not report.ok and "connection lost" in (report.error or ""), report.error
+    assert report.downloaded == [] and report.deleted == []
     assert list((tmp_path / "cur").iterdir()) == [] and list((tmp_path / "tmp").iterdir()) == []
     assert not any(r.stored for r in sync.store.all())
     assert len(on_server(bob)) == 1

@@ -126,7 +126,7 @@ def test_a_greeting_of_2000_angle_brackets_or_ansi_is_inert():
         server = FakePop3([(b"U1", MESSAGES[0])], greeting=greeting)
         started = time.monotonic()
         session = server.connect()
-        assert time.monotonic() - started < 1 and no_escapes(session.greeting)
+        assert time.monotonic() - started < 5 and no_escapes(session.greeting)  # no backtracking blow-up
         assert session.stat() == (1, len(MESSAGES[0]))
         assert session.quit()
 

@@ -49,7 +49,7 @@ def test_strip_controls_is_linear_on_pathological_input():
                     ("\x1b]a\x1b" * 100_000)):
         start = time.perf_counter()
         strip_controls(hostile)
-        assert time.perf_counter() - start < 1.0
+        assert time.perf_counter() - start < 5.0  # quadratic would take minutes
 
 
 def test_one_line_flattens_and_caps():
