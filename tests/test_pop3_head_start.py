@@ -69,3 +69,41 @@ async def test_a_wrong_password_from_the_head_start_is_asked_for(clean_testbed, 
         pane, widget = await _pane(pilot, app, 1)
         assert "message 1" in rendered_lines(widget)[0]
         assert pane.connection.sync is head.sync  # the store was handed over even though login failed
+
+
+IMPORTER_SCRIPT = r"""
+import sys, threading
+from pathlib import Path
+importers = {}
+
+class Spy:  # a meta path finder that only notes which thread first asked for a module
+    def find_spec(self, name, path=None, target=None):
+        importers.setdefault(name, threading.current_thread().name)
+        return None
+
+sys.meta_path.insert(0, Spy())
+from tuimail.model.config import parse_config
+from tuimail.store.head_start import Pop3HeadStart
+from tuimail.store.pop3_store import Pop3Store
+
+account = parse_config(Path(sys.argv[1]).read_text()).account("bob")
+head = Pop3HeadStart(account, Pop3Store(Path(sys.argv[2])), 20).start()
+assert head.done.wait(30) and head._result.opened is not None, head._result.error
+print(importers.get("tuimail.model.message"), importers.get("email.parser"), len(head._result.opened.rows))
+"""
+
+
+def test_cold_the_header_parser_is_loaded_by_the_main_thread_while_the_head_start_connects(
+        clean_testbed, tmp_path: Path) -> None:
+    # Imported by the head start's thread once the window is in, the email package competed
+    # with Textual's import for the GIL: the first screen came 100-300 ms later.
+    import subprocess
+    import sys
+
+    bed = clean_testbed
+    bed.deliver_files(USER, [message(n) for n in range(1, 4)])
+    config = _config(bed, tmp_path / "config.toml")
+    done = subprocess.run([sys.executable, "-c", IMPORTER_SCRIPT, str(config), str(tmp_path / "store")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["MainThread", "MainThread", "3"]

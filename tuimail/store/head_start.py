@@ -74,8 +74,11 @@ class HeadStart:
         finally:
             self.cached_ready.set()
         if self.cached is None:
+            import encodings.idna  # noqa: F401  # what connecting looks the host name up with
             self._load_protocol()
         self._thread.start()
+        if self.cached is None:
+            self._load_parsers()
         return self
 
     # What differs between the protocols -------------------------------------------------
@@ -85,6 +88,10 @@ class HeadStart:
 
     def _load_protocol(self) -> None:
         import tuimail.protocols.imap  # noqa: F401
+
+    def _load_parsers(self) -> None:
+        """Cold, what the thread needs once its answers are in, loaded here while it waits on
+        the network: imported there, it would compete with the UI toolkit's import for the GIL."""
 
     def _open(self, password: Secret) -> tuple[FolderSync, OpenedFolder]:
         from tuimail.protocols.imap import ImapSession  # warm: loaded after the first frame
@@ -188,6 +195,9 @@ class Pop3HeadStart(HeadStart):
 
     def _load_protocol(self) -> None:
         import tuimail.protocols.pop3  # noqa: F401
+
+    def _load_parsers(self) -> None:
+        import tuimail.model.message  # noqa: F401  # the email package, for the window's headers
 
     def _connect(self):
         from tuimail.protocols.pop3 import Pop3Session
