@@ -74,7 +74,7 @@ class TuimailApp(ThemedApp):
     def on_mount(self) -> None:
         from tuimail.ui.launch import resume_gc  # paused by build_app for the start-up
 
-        self.call_after_refresh(resume_gc)
+        self.call_after_refresh(self._end_startup)
         self.set_timer(GC_FALLBACK, resume_gc)  # if no frame comes (a hidden or stalled screen)
         activate(self.trace_book)
         for problem in self._theme_problems:
@@ -87,6 +87,15 @@ class TuimailApp(ThemedApp):
             from tuimail.ui.screens.setup import SetupScreen  # only on first run: keeps start-up light
 
             self.push_screen(SetupScreen(self.config_path, self.config), self._setup_finished)
+
+    def _end_startup(self) -> None:
+        """After the first frame, once the head start's thread is done too (see pause_gc)."""
+        from tuimail.ui.launch import resume_gc
+
+        if self.head_start is None or self.head_start.done.is_set():
+            resume_gc()
+        else:
+            self.set_timer(0.05, self._end_startup)
 
     def on_unmount(self) -> None:
         from tuimail.ui.launch import resume_gc
