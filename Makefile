@@ -34,7 +34,9 @@ system-deps:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "tuimail needs Python 3.11+"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test]'
+	# compat: the checkout on sys.path through a plain .pth line; setuptools' default editable
+	# mode imports a finder module (pathlib, urllib.parse, ipaddress...) at every interpreter start
+	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
 venv: $(VENV)/.installed
