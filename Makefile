@@ -31,11 +31,11 @@ system-deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing; rc=$$?; \
 	if [ -n "$$added" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$rc
 
+# editable_mode=compat: the checkout on sys.path through a plain .pth line; setuptools' default
+# editable mode imports a finder module (pathlib, urllib.parse, ipaddress...) at every start
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "tuimail needs Python 3.11+"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	# compat: the checkout on sys.path through a plain .pth line; setuptools' default editable
-	# mode imports a finder module (pathlib, urllib.parse, ipaddress...) at every interpreter start
 	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
