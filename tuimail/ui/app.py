@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 
 from tuimail.model.config import Config
 from tuimail.model.secret import Secret
@@ -79,14 +80,23 @@ class TuimailApp(ThemedApp):
         activate(self.trace_book)
         for problem in self._theme_problems:
             self.notify(problem, title="Theme", severity="warning", markup=False)
-        if self.config is not None and self.config.keymap:
-            self.set_keymap(self.config.keymap)  # ids checked when the config was read
-        if self.config is not None and self.config.accounts:
-            self.push_screen(MainScreen(self.config, account=self._account, head_start=self.head_start))
-        else:
+        if not self._has_accounts():
             from tuimail.ui.screens.setup import SetupScreen  # only on first run: keeps start-up light
 
             self.push_screen(SetupScreen(self.config_path, self.config), self._setup_finished)
+
+    def _has_accounts(self) -> bool:
+        return self.config is not None and bool(self.config.accounts)
+
+    def get_default_screen(self) -> Screen:
+        """With accounts, the mail shell is the app's first screen (composed with the app,
+        instead of a blank default screen to be styled and then covered by it)."""
+        if not self._has_accounts():
+            return super().get_default_screen()
+        activate(self.trace_book)  # its connections start before on_mount
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)  # ids checked when the config was read
+        return MainScreen(self.config, account=self._account, head_start=self.head_start)
 
     def _end_startup(self) -> None:
         """After the first frame, once the head start's thread is done too (see pause_gc)."""
