@@ -240,9 +240,10 @@ class FolderPane(ComposeActions, FolderActions, IndexViews, Vertical):
                 extra.append(f"{count} {what}")
         self._title(how + (" · " + ", ".join(extra) if extra else ""))
         self._status(f"{self.account.name}: {self.folder.display} {how}, {opened.count:,} messages", "ok")
-        # after the frame that shows the rows: the listing's connection must not delay that frame
+        # after the frame that shows the rows: the listing's connection and the counts (STATUS,
+        # and a module to load on the connection's thread) must not delay that frame
         self.index_widget.when_painted(lambda: self.post_message(FirstScreenShown(self.account.name)))
-        self.refresh_counts()
+        self.index_widget.when_painted(self.refresh_counts)
         if self.idle is None:
             # its own connection, started once the first screen is out of the way
             self.idle = IdleWatcher(self, self.account, self._password, self.folder.name)
