@@ -100,8 +100,10 @@ class TuimailApp(ThemedApp):
 
     def _end_startup(self) -> None:
         """After the first frame, once the head start's thread is done too (see pause_gc)."""
-        from tuimail.ui.launch import resume_gc
+        from tuimail.ui.launch import in_startup, resume_gc
 
+        if not in_startup():
+            return  # ended already: by the fallback timer, or the app is ending
         if self.head_start is None or self.head_start.done.is_set():
             resume_gc()
         else:

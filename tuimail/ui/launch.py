@@ -52,6 +52,11 @@ def pause_gc() -> None:
         sys.setswitchinterval(min(_switch_interval, STARTUP_SWITCH_INTERVAL))
 
 
+def in_startup() -> bool:
+    """Between pause_gc and resume_gc."""
+    return _gc_paused or _switch_interval is not None
+
+
 def resume_gc() -> None:
     """The end of start-up mode: the GC runs again, and collects what start-up left in cycles
     at its next pass; the switch interval is the interpreter's again. Only undoes pause_gc."""
