@@ -287,8 +287,10 @@ def _run_demo(pane: Pane, demo_dir: Path) -> None:
     pane.keys("Escape")
     pane.wait("the reader again", lambda s: f"Subject  {demo_mail.FORWARD_SUBJECT}" in s and "Route: " not in s)
     pane.keys("Escape")
-    screen = pane.wait("the index again", lambda s: demo_mail.WELCOME_SUBJECT in s and "Subject  " not in s)
-    assert "IDLE" in screen, f"the status line does not say IDLE before the round trip\n{pane.report()}"
+    pane.wait("the index again", lambda s: demo_mail.WELCOME_SUBJECT in s and "Subject  " not in s)
+    # IDLE has its own connection, started a second after the first screen: on a loaded machine
+    # it can still be logging in when the keys above are done
+    pane.wait("the status line to say IDLE before the round trip", lambda s: "IDLE" in s, timeout=20)
 
     # 3. Compose (m) to alice, send (ctrl+s, compose.send), then no more keys.
     subject = f"Round trip {uuid.uuid4().hex[:10]}"
