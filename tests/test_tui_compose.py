@@ -18,7 +18,7 @@ import pytest
 from textual import events
 
 from tests.testbed.net import free_ports
-from tests.tui_support import hermetic, rendered_lines, type_into, wait_for
+from tests.tui_support import hermetic, pop3_pane_ready, rendered_lines, type_into, wait_for
 from tuimail.model.config import ForwardMode
 from tuimail.model.draft import Draft
 from tuimail.model.mime import human_size
@@ -35,7 +35,6 @@ from tuimail.ui.screens.message import MessageScreen
 from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.folders import FolderList
 from tuimail.ui.widgets.message_list import MessageList
-from tuimail.ui.widgets.pop3_pane import Pop3Pane
 
 __all__ = ["hermetic"]
 SIZE = (120, 40)
@@ -382,10 +381,7 @@ async def test_reply_all_from_a_pop3_index(clean_testbed, hermetic: Path) -> Non
     hermetic.write_text(testbed.config_toml("bob", protocol="pop3"))
     app = TuimailApp(hermetic, load_config(hermetic))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.screen.query(Pop3Pane), what="the POP3 pane")
-        pane = app.screen.query_one(Pop3Pane)
-        await wait_for(pilot, lambda: pane._opened and pane.index_widget.index.row(0) is not None, what="the row")
-        pane.index_widget.focus()
+        await pop3_pane_ready(pilot, app)
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ComposeScreen), what="the reply")
         screen = app.screen

@@ -10,13 +10,12 @@ import stat
 from pathlib import Path
 
 from tests.pop3_support import message, on_server
-from tests.tui_support import hermetic, rendered_lines, wait_for
+from tests.tui_support import hermetic, main_status, rendered_lines, wait_for
 from tuimail.model.config import Protocol
 from tuimail.store.config_file import load_config
 from tuimail.ui import pop3_connection
 from tuimail.ui.app import TuimailApp
 from tuimail.ui.screens.confirm import ConfirmScreen
-from tuimail.ui.screens.main import MainScreen
 from tuimail.ui.screens.password import PasswordScreen
 from tuimail.ui.screens.pop3_reader import Pop3MessageScreen
 from tuimail.ui.screens.pop3_report import Pop3ReportScreen
@@ -25,7 +24,6 @@ from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.folders import FolderList
 from tuimail.ui.widgets.message_list import MessageList
 from tuimail.ui.widgets.pop3_pane import Pop3Pane
-from tuimail.ui.widgets.status import StatusLine
 from tuimail.ui.widgets.text_view import TextView
 
 __all__ = ["hermetic"]
@@ -65,11 +63,6 @@ async def _pane(pilot, app, rows: int) -> tuple[Pop3Pane, MessageList]:
     await wait_for(pilot, lambda: "listed" in pane._note, what="the background listing")
     widget.focus()
     return pane, widget
-
-
-def _status(app) -> StatusLine:
-    main = next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
-    return main.query_one("#status", StatusLine)
 
 
 async def test_a_pop3_account_lists_and_opens_a_message(clean_testbed, hermetic: Path) -> None:
@@ -139,7 +132,7 @@ async def test_sync_report_dry_run_then_for_real(clean_testbed, hermetic: Path) 
         assert report.ok and len(report.downloaded) == 3 and len(report.deleted) == 3, report
         text = "\n".join(rendered_lines(app.screen.query_one("#pop3-report-body")))
         assert "Downloaded (3)" in text and "Deleted on the server (3)" in text
-        assert "downloaded 3" in _status(app).message and "synced" in pane._note
+        assert "downloaded 3" in main_status(app).message and "synced" in pane._note
         await pilot.press("escape")
         assert not isinstance(app.screen, Pop3ReportScreen)
         # the index now shows the local copies, kept after the server let them go
@@ -205,7 +198,7 @@ async def test_the_settings_screen_writes_the_policy(clean_testbed, hermetic: Pa
         screen.query_one("#max-size").value = "1M"
         await pilot.click("#settings-save")
         await wait_for(pilot, lambda: not isinstance(app.screen, Pop3SettingsScreen), what="the save")
-        assert "keep policy saved" in _status(app).message
+        assert "keep policy saved" in main_status(app).message
         title = "\n".join(rendered_lines(pane.query_one("#pop3-title")))
         assert "server keeps 7 days; deleting here deletes there" in title
     text = hermetic.read_text()
@@ -243,7 +236,7 @@ async def test_imap_unreachable_falls_back_to_pop3(clean_testbed, hermetic: Path
     async with app.run_test(size=SIZE) as pilot:
         pane, widget = await _pane(pilot, app, 3)
         assert pane.fallback and f":{port}" in pane.fallback
-        status = _status(app).message
+        status = main_status(app).message
         assert status.startswith("alice: IMAP unreachable (") and "reading the INBOX over POP3 (fallback)" in status
         assert "refused" in status, status
         assert "message 3" in rendered_lines(widget)[0]
@@ -260,7 +253,7 @@ async def test_no_fallback_without_the_setting(clean_testbed, hermetic: Path) ->
         await wait_for(pilot, lambda: "could not list folders" in "\n".join(
             rendered_lines(app.screen.query_one(FolderList))), what="the listing to fail")
         assert not app.screen.query(Pop3Pane)
-        assert "refused" in _status(app).message
+        assert "refused" in main_status(app).message
 
 
 async def test_switching_between_a_pop3_and_an_imap_account(clean_testbed, hermetic: Path) -> None:

@@ -114,3 +114,27 @@ async def open_newest(pilot: Pilot, app):
     await pilot.press("enter")
     await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen), what="the message")
     return app.screen
+
+
+async def pop3_pane_ready(pilot: Pilot, app, listed: bool = False):
+    """Wait for the POP3 pane's INBOX (its first row, or with listed also the background
+    UIDL/LIST), focus its index; the pane."""
+    from tuimail.ui.widgets.pop3_pane import Pop3Pane
+
+    await wait_for(pilot, lambda: app.screen.query(Pop3Pane), what="the POP3 pane")
+    pane = app.screen.query_one(Pop3Pane)
+    if listed:
+        await wait_for(pilot, lambda: pane._opened and "listed" in pane._note, what="the INBOX and its listing")
+    else:
+        await wait_for(pilot, lambda: pane._opened and pane.index_widget.index.row(0) is not None, what="the row")
+    pane.index_widget.focus()
+    return pane
+
+
+def main_status(app):
+    """The mail shell's status line, whatever screen is on top."""
+    from tuimail.ui.screens.main import MainScreen
+    from tuimail.ui.widgets.status import StatusLine
+
+    main = next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
+    return main.query_one("#status", StatusLine)
