@@ -1,8 +1,8 @@
 """Progress bars for long work, against the real testbed: a POP3 sync (messages), a big POP3
 message downloaded whole, sending a large message (bytes of DATA, then filing it in Sent),
-saving an attachment over IMAP, and the background header backfill of a big folder. Each
-status line keeps what its bar was given (progress_history); the tests check it rose to the
-total, and that the bar was gone afterwards. Workers report at most every progress.INTERVAL
+saving an attachment over IMAP, and the background header backfill of a big folder. A fixture
+records what each status line's bar was given (progress_history); the tests check it rose to
+the total, and that the bar was gone afterwards. Workers report at most every progress.INTERVAL
 seconds; the Pilot tests set it to 0 so every step is kept whatever the machine's speed (the
 throttle itself is checked on its own, with a clock of its own)."""
 from __future__ import annotations
@@ -19,7 +19,8 @@ from textual.app import App, ComposeResult
 
 from tests.pop3_support import message
 from tests.smtp_support import fake_account
-from tests.tui_support import hermetic, rendered_lines, save_from_reader, type_into, wait_for
+from tests.tui_support import (hermetic, main_status, pop3_pane_ready, rendered_lines, save_from_reader,
+                                type_into, wait_for)
 from tuimail.model.config import Security
 from tuimail.protocols.errors import MailError
 from tuimail.protocols.smtp import DATA_CHUNK, DeliveryUnknown, _dot_stuffed, send
@@ -27,7 +28,6 @@ from tuimail.store.config_file import load_config
 from tuimail.store.outbox import Outbox, OutboxState
 from tuimail.ui.app import TuimailApp
 from tuimail.ui.screens.compose import ComposeScreen
-from tuimail.ui.screens.main import MainScreen
 from tuimail.ui.screens.message import MessageScreen
 from tuimail.ui.screens.pop3_reader import Pop3MessageScreen
 from tuimail.ui.screens.pop3_report import Pop3ReportScreen
@@ -35,13 +35,25 @@ from tuimail.ui.widgets import folder_pane, progress
 from tuimail.ui.widgets.folder_pane import FolderPane
 from tuimail.ui.widgets.message_list import MessageList
 from tuimail.ui.widgets.pane_messages import BackfillStep
-from tuimail.ui.widgets.pop3_pane import Pop3Pane
 from tuimail.ui.widgets.progress import Progress, Ticker, progress_text
 from tuimail.ui.widgets.status import StatusLine
 
 __all__ = ["hermetic"]
 SIZE = (120, 40)
 CACHE_ALL = "\n[ui]\ncache_all_headers = true\n"  # the header backfill is opt-in
+
+
+@pytest.fixture(autouse=True)
+def progress_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each status line keeps every (key, progress) it is given, None for an end: what its bar
+    went through."""
+    real = StatusLine.set_progress
+
+    def recording(self: StatusLine, key: str, step: Progress | None) -> None:
+        self.__dict__.setdefault("progress_history", []).append((key, step))
+        real(self, key, step)
+
+    monkeypatch.setattr(StatusLine, "set_progress", recording)
 
 
 @pytest.fixture
@@ -56,13 +68,8 @@ def _app(testbed, path: Path, user: str, extra: str = "", **overrides) -> Tuimai
     return TuimailApp(path, load_config(path))
 
 
-def _main_status(app) -> StatusLine:
-    main = next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
-    return main.query_one("#status", StatusLine)
-
-
 def _steps(status: StatusLine, key: str) -> list[Progress | None]:
-    return [p for k, p in status.progress_history if k == key]
+    return [p for k, p in getattr(status, "progress_history", []) if k == key]
 
 
 def _check_rise(steps: list[Progress | None], total: int, intermediate: int = 3) -> list[int]:
@@ -194,11 +201,8 @@ async def test_a_pop3_sync_shows_messages_stored_of_the_plan(clean_testbed, herm
     bed.deliver_files("bob", [message(n, size=20_000) for n in range(1, 31)])
     app = _app(bed, hermetic, "bob", protocol="pop3")
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.screen.query(Pop3Pane), what="the POP3 pane")
-        pane = app.screen.query_one(Pop3Pane)
-        await wait_for(pilot, lambda: pane._opened and "listed" in pane._note, what="the INBOX and its listing")
-        pane.index_widget.focus()
-        status = _main_status(app)
+        pane = await pop3_pane_ready(pilot, app, listed=True)
+        status = main_status(app)
         await pilot.press("S")
         await wait_for(pilot, lambda: isinstance(app.screen, Pop3ReportScreen), timeout=60, what="the sync report")
         assert len(app.screen.report.downloaded) == 30
@@ -214,10 +218,7 @@ async def test_a_big_pop3_message_downloaded_whole_shows_its_bytes(clean_testbed
     bed.deliver_files("bob", [message(1, body="The big one.\n", size=2_000_000)])
     app = _app(bed, hermetic, "bob", protocol="pop3", max_download_size=50_000)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.screen.query(Pop3Pane), what="the POP3 pane")
-        pane = app.screen.query_one(Pop3Pane)
-        await wait_for(pilot, lambda: pane._opened and pane.index_widget.index.row(0) is not None, what="the row")
-        pane.index_widget.focus()
+        pane = await pop3_pane_ready(pilot, app)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, Pop3MessageScreen), what="the headers-only reader")
         reader = app.screen
@@ -329,7 +330,7 @@ async def test_the_header_backfill_of_a_big_folder_shows_its_progress(clean_test
         widget = pane.index_widget
         await wait_for(pilot, lambda: widget.index.count == 3000 and widget.index.row(0) is not None,
                        what="the first rows")
-        status = _main_status(app)
+        status = main_status(app)
         await wait_for(pilot, lambda: _steps(status, "backfill")[-1:] == [None], timeout=60,
                        what=lambda: f"the backfill to end: {_steps(status, 'backfill')[-3:]}")
         steps = _steps(status, "backfill")
@@ -352,7 +353,7 @@ async def test_the_header_backfill_of_a_big_folder_shows_its_progress(clean_test
         step = next(m for m in heard if isinstance(m, BackfillStep))
         assert (step.done, step.total, step.grew) == (3000, 3000, False)
         await pilot.pause()
-        assert _steps(_main_status(again), "backfill") == []
+        assert _steps(main_status(again), "backfill") == []
 
 
 async def test_without_cache_all_headers_nothing_is_fetched_beyond_the_rows_shown(

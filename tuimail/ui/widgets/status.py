@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Literal
 
 from textual.widgets import Static
@@ -27,8 +26,6 @@ class StatusLine(Static):
         self.message = ""
         self.level: Level = "info"
         self.progress: dict[str, Progress] = {}  # key -> the work's latest; the last one is drawn
-        # every (key, progress) given, None for an end: what the bar went through (the tests read it)
-        self.progress_history: deque[tuple[str, Progress | None]] = deque(maxlen=5000)
         self._drawn_at = float("-inf")
         self._redraw = None  # the timer of a redraw held back by the throttle
 
@@ -43,7 +40,6 @@ class StatusLine(Static):
     def set_progress(self, key: str, progress: Progress | None) -> None:
         """Show key's progress (None: its work ended or failed, and its bar goes). Redraws at
         most every progress.INTERVAL seconds; a start, an end and a finished bar at once."""
-        self.progress_history.append((key, progress))
         if progress is None:
             if self.progress.pop(key, None) is not None:
                 self._refresh_progress(now=True)
