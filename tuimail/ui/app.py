@@ -18,7 +18,7 @@ from tuimail.ui.palette import MailCommands
 from tuimail.ui.screens.main import MainScreen
 from tuimail.ui.themes import THEMES_DIR, ThemedApp, install_themes, user_themes_dir
 
-GC_FALLBACK = 3.0  # seconds: the cyclic GC paused for the start-up runs again by then at the latest
+STARTUP_FALLBACK = 3.0  # seconds: start-up mode (launch.begin_startup) ends by then at the latest
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -63,6 +63,8 @@ class TuimailApp(ThemedApp):
         # about 3% of the start's instructions) has nothing left to do and is skipped.
         self.stylesheet.set_variables(self.get_css_variables())
         self._first_parse_theme: str | None = self.theme
+        if config is not None and config.keymap:
+            self.set_keymap(config.keymap)  # ids checked when the config was read
 
     def refresh_css(self, animate: bool = True) -> None:
         if self._first_parse_theme is not None:
@@ -73,11 +75,10 @@ class TuimailApp(ThemedApp):
         super().refresh_css(animate)
 
     def on_mount(self) -> None:
-        from tuimail.ui.launch import resume_gc  # paused by build_app for the start-up
+        from tuimail.ui.launch import end_startup  # begun by build_app
 
-        self.call_after_refresh(self._end_startup)
-        self.set_timer(GC_FALLBACK, resume_gc)  # if no frame comes (a hidden or stalled screen)
-        activate(self.trace_book)
+        self.call_after_refresh(self._after_first_frame)
+        self.set_timer(STARTUP_FALLBACK, end_startup)  # if no frame comes (a hidden or stalled screen)
         for problem in self._theme_problems:
             self.notify(problem, title="Theme", severity="warning", markup=False)
         if not self._has_accounts():
@@ -91,28 +92,26 @@ class TuimailApp(ThemedApp):
     def get_default_screen(self) -> Screen:
         """With accounts, the mail shell is the app's first screen (composed with the app,
         instead of a blank default screen to be styled and then covered by it)."""
+        activate(self.trace_book)  # the first screen's connections start before on_mount
         if not self._has_accounts():
             return super().get_default_screen()
-        activate(self.trace_book)  # its connections start before on_mount
-        if self.config.keymap:
-            self.set_keymap(self.config.keymap)  # ids checked when the config was read
         return MainScreen(self.config, account=self._account, head_start=self.head_start)
 
-    def _end_startup(self) -> None:
-        """After the first frame, once the head start's thread is done too (see pause_gc)."""
-        from tuimail.ui.launch import in_startup, resume_gc
+    def _after_first_frame(self) -> None:
+        """After the first frame, once the head start's thread is done too (see begin_startup)."""
+        from tuimail.ui.launch import end_startup, in_startup
 
         if not in_startup():
             return  # ended already: by the fallback timer, or the app is ending
         if self.head_start is None or self.head_start.done.is_set():
-            resume_gc()
+            end_startup()
         else:
-            self.set_timer(0.05, self._end_startup)
+            self.set_timer(0.05, self._after_first_frame)
 
     def on_unmount(self) -> None:
-        from tuimail.ui.launch import resume_gc
+        from tuimail.ui.launch import end_startup
 
-        resume_gc()
+        end_startup()
         deactivate(self.trace_book)
 
     def _setup_finished(self, result) -> None:

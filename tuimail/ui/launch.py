@@ -32,8 +32,8 @@ _switch_interval: float | None = None  # the interpreter's, while start-up runs 
 STARTUP_SWITCH_INTERVAL = 0.0002  # seconds (Python's default is 0.005)
 
 
-def pause_gc() -> None:
-    """Start-up mode, until the app's first frame with its head start done (resume_gc).
+def begin_startup() -> None:
+    """Start-up mode, until the app's first frame with its head start done (end_startup).
 
     Start-up makes hundreds of thousands of objects (Textual's import alone), and each full
     collection of the cyclic GC walks them all: about 6% of the instructions to the first frame.
@@ -53,13 +53,13 @@ def pause_gc() -> None:
 
 
 def in_startup() -> bool:
-    """Between pause_gc and resume_gc."""
+    """Between begin_startup and end_startup."""
     return _gc_paused or _switch_interval is not None
 
 
-def resume_gc() -> None:
+def end_startup() -> None:
     """The end of start-up mode: the GC runs again, and collects what start-up left in cycles
-    at its next pass; the switch interval is the interpreter's again. Only undoes pause_gc."""
+    at its next pass; the switch interval is the interpreter's again. Only undoes begin_startup."""
     global _gc_paused, _switch_interval
     if _gc_paused:
         _gc_paused = False
@@ -99,11 +99,11 @@ def build_app(config_path: Path, account: str | None = None, trace_book: TraceBo
     """The app, with its head start running. LaunchError when the config is unusable;
     no config file means a first run: the app opens the account setup form. trace_book:
     where the connections record (a new one unless given)."""
-    pause_gc()  # until the app's first frame (TuimailApp resumes it)
+    begin_startup()  # until the app's first frame (TuimailApp ends it)
     try:
         return _build(config_path, account, trace_book)
     except BaseException:
-        resume_gc()
+        end_startup()
         raise
 
 
