@@ -9,9 +9,8 @@ import sys
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
 
-from tests.corpus_support import CORPUS
+from tests.corpus_support import CORPUS, needs_corpus
 from tuimail.model.route import route_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +28,7 @@ def _run(tmp_path: Path, *args: str, stdin: bytes | None = None) -> subprocess.C
                           env=_env(tmp_path), cwd=tmp_path, input=stdin)
 
 
-@pytest.mark.skipif(not GMAIL.is_file(), reason=f"the shared corpus is absent ({GMAIL})")
+@needs_corpus
 def test_json_for_a_corpus_message_field_by_field(tmp_path):
     done = _run(tmp_path, "headers", "--file", str(GMAIL), "--json", "--trust", "mx.google.com")
     assert done.returncode == 0, done.stderr
@@ -65,7 +64,7 @@ def test_json_for_a_corpus_message_field_by_field(tmp_path):
     assert any("not verified" in n for n in auth["notes"])
 
 
-@pytest.mark.skipif(not GMAIL.is_file(), reason=f"the shared corpus is absent ({GMAIL})")
+@needs_corpus
 def test_text_route_auth_raw_and_stdin(tmp_path):
     raw = GMAIL.read_bytes()
     route = _run(tmp_path, "headers", "-", "--route", stdin=raw)
