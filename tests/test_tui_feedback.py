@@ -86,9 +86,11 @@ async def test_idle_state_and_a_new_mail_notification_with_inert_text(clean_test
         assert note.markup is False
         assert note.message == "1 new in INBOX: Mallory — [bold]x[/bold] red"  # the escape sequence stripped
         assert "\x1b" not in note.message
-        await wait_for(pilot, lambda: app.screen.query("Toast"), what="the toast")
-        toasts = "\n".join("\n".join(rendered_lines(t)) for t in app.screen.query("Toast"))
-        assert "[bold]x[/bold]" in toasts and "New mail" in toasts
+
+        def toasts() -> str:  # a toast draws nothing until it is laid out, a frame after it mounts
+            return "\n".join("\n".join(rendered_lines(t)) for t in app.screen.query("Toast"))
+        await wait_for(pilot, lambda: toasts().strip(), what="the toast drawn")
+        assert "[bold]x[/bold]" in toasts() and "New mail" in toasts()
         assert widget.index.count == 22
 
 
